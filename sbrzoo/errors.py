@@ -1,0 +1,42 @@
+"""User-facing errors. The CLI turns every :class:`SbrzooError` into a one-line message and exit 1."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["SbrzooError", "ConfigError", "DataError", "UnknownNameError", "unknown_name"]
+
+
+class SbrzooError(Exception):
+    """Base class of every error a user can cause; its message says what to fix."""
+
+
+class ConfigError(SbrzooError):
+    """A configuration value or option is invalid."""
+
+
+class DataError(SbrzooError):
+    """A dataset file is missing, malformed or unsafe; the message names the file and the problem."""
+
+
+class UnknownNameError(SbrzooError):
+    """A registry lookup (model, dataset, backend, part) failed."""
+
+
+def unknown_name(kind: str, name: str, choices: Iterable[str], hint: str = "") -> UnknownNameError:
+    """Build an :class:`UnknownNameError` with a "did you mean" suggestion.
+
+    Args:
+        kind: What was looked up, e.g. ``"model"``.
+        name: The name the user gave.
+        choices: The valid names.
+        hint: Command that lists the valid names, appended to the message.
+    """
+    choices = sorted(choices)
+    close = difflib.get_close_matches(name, choices, n=1)
+    message = f"unknown {kind} {name!r}"
+    message += f"; did you mean {close[0]!r}?" if close else f"; choose one of: {', '.join(choices)}"
+    if hint:
+        message += f" (see: {hint})"
+    return UnknownNameError(message)
