@@ -1,0 +1,55 @@
+"""Root of the ``sbrzoo`` command line: one group, one command per file, one exit path for errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from cli.datasets import datasets_command
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.option("-v", "--verbose", count=True, help="More log output.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and results.")
+@click.version_option(package_name="sbrzoo")
+def cli(verbose: int, quiet: bool) -> None:
+    """sbrzoo: session-based recommendation models (SR-GNN, TAGNN, TAGNN++, LESSR) on one data layer."""
+    from sbrzoo.console import setup_logging
+
+    setup_logging(-1 if quiet else verbose)
+
+
+cli.add_command(datasets_command)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit 1; bugs keep their traceback."""
+    from sbrzoo.errors import SbrzooError
+
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except SbrzooError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception:
+        if os.environ.get("SBRZOO_DEBUG"):
+            raise
+        from sbrzoo.console import console
+
+        console.print_exception(show_locals=False, suppress=[click])
+        sys.exit(2)
