@@ -8,6 +8,7 @@ import sys
 import click
 
 from cli.datasets import datasets_command
+from cli.train import train_command
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -24,6 +25,7 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 cli.add_command(datasets_command)
+cli.add_command(train_command)
 
 
 def main() -> None:

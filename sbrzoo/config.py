@@ -1,0 +1,83 @@
+"""The resolved configuration of one run, saved as ``config.json`` and read back by ``--resume``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sbrzoo.errors import ConfigError
+from sbrzoo.presets import Hyperparameters
+
+__all__ = ["RunConfig", "SELECT_ON"]
+
+SELECT_ON = ("valid", "test", "last")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything needed to repeat a run.
+
+    Attributes:
+        model: Registered model name.
+        dataset: Registered dataset name, or the folder's name when ``data_dir`` is given.
+        data_dir: Folder of SR-GNN pickles overriding the registry's location.
+        valid_split: ``"last_sessions"`` (default, leak-free), ``"random"`` (reference scripts) or ``"none"``.
+        valid_fraction: Share of training sessions (or examples) held out.
+        select_on: Epoch selection: ``"valid"`` (default), ``"test"`` (the original papers' protocol,
+            labelled as such) or ``"last"``.
+        select_metric: Metric that picks the epoch and drives early stopping.
+        track_test: Also evaluate the test set after every epoch (to report the papers' protocol).
+        seed: Seed of every random choice.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+        backend: Graph backend, ``"dgl"`` or ``"torch"``.
+        num_workers: DataLoader worker processes building batches.
+        max_train_batches: Stop each epoch after this many batches (quick looks); None = full epoch.
+        eval_batch_size: Batch size of evaluation.
+        hp: Model and optimisation hyper-parameters.
+    """
+
+    model: str
+    dataset: str
+    data_dir: str | None
+    valid_split: str
+    valid_fraction: float
+    select_on: str
+    select_metric: str
+    track_test: bool
+    seed: int
+    device: str
+    backend: str
+    num_workers: int
+    max_train_batches: int | None
+    eval_batch_size: int
+    hp: Hyperparameters
+
+    def __post_init__(self) -> None:
+        if self.select_on not in SELECT_ON:
+            raise ConfigError(f"select_on must be one of {SELECT_ON}, got {self.select_on!r}")
+        if self.select_on == "valid" and self.valid_split == "none":
+            raise ConfigError("selecting on validation needs a validation split; use --valid-split last_sessions "
+                              "or choose --select-on test|last")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        try:
+            return cls(**{**data, "hp": Hyperparameters(**data["hp"])})
+        except (TypeError, KeyError) as error:
+            raise ConfigError(f"config does not match this version of sbrzoo: {error}") from None
+
+    @classmethod
+    def load(cls, path: Path) -> RunConfig:
+        """Read a saved ``config.json``."""
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no config.json here; is this a run folder?") from None
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{path}: not valid JSON ({error})") from None

@@ -1,0 +1,50 @@
+"""Batches of examples as a DataLoader: index batches in, :class:`SessionBatch` out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from torch.utils.data import DataLoader
+
+from sbrzoo.data.collate import SessionCollator
+from sbrzoo.data.examples import Examples
+
+__all__ = ["batch_indices", "make_loader"]
+
+
+def batch_indices(num_examples: int, batch_size: int, *, shuffle_seed: Sequence[int] | None = None) -> list[np.ndarray]:
+    """Consecutive slices of ``batch_size`` (the last one smaller) of the examples' order.
+
+    Args:
+        shuffle_seed: When given, the order is a permutation drawn from
+            ``np.random.default_rng(shuffle_seed)`` (e.g. ``[seed, epoch]``, so a resumed run
+            sees the same batches); else file order.
+    """
+    order = np.arange(num_examples)
+    if shuffle_seed is not None:
+        order = np.random.default_rng(list(shuffle_seed)).permutation(num_examples)
+    return [order[start : start + batch_size] for start in range(0, num_examples, batch_size)]
+
+
+def make_loader(
+    examples: Examples,
+    num_items: int,
+    graph_kinds: Sequence[str],
+    backend: str,
+    batches: list[np.ndarray],
+    *,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """A DataLoader yielding one :class:`SessionBatch` per entry of ``batches``, built in workers."""
+    collator = SessionCollator(examples, num_items, graph_kinds, backend)
+    return DataLoader(
+        batches,
+        batch_size=None,
+        shuffle=False,
+        collate_fn=collator,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+    )

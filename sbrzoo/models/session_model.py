@@ -1,0 +1,105 @@
+"""The one top-level network of the zoo: embedding -> node encoder -> sequence encoder -> readout -> scorer."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from sbrzoo.data.batch import SessionBatch
+from sbrzoo.models._registry import ModelSpec
+from sbrzoo.nn.gated_graph import GatedGraphConv
+from sbrzoo.nn.positional import PositionalEmbedding
+from sbrzoo.nn.readout import SoftAttentionReadout
+from sbrzoo.nn.target_attention import DotScorer, TargetAttentionScorer
+from sbrzoo.nn.transformer import TransformerBlock
+from sbrzoo.presets import Hyperparameters
+
+__all__ = ["SessionModel"]
+
+
+class SessionModel(nn.Module):
+    """A session recommender assembled from the parts a :class:`ModelSpec` names.
+
+    Args:
+        spec: The composition.
+        num_items: ``N``; the embedding has ``N + 1`` rows, row 0 is padding and never scored.
+        hp: Hyper-parameters (width, heads, dropout, layers, ...).
+
+    Shapes:
+        forward: SessionBatch of B prefixes -> logits (B, N), column ``k`` scoring item ``k + 1``.
+    """
+
+    def __init__(self, spec: ModelSpec, num_items: int, hp: Hyperparameters) -> None:
+        super().__init__()
+        self.spec = spec
+        self.num_items = num_items
+        dim = hp.dim
+        self.embedding = nn.Embedding(num_items + 1, dim, max_norm=hp.embedding_max_norm)
+        self.graph_encoder: nn.Module | None = None
+        readout_dim = dim
+        if spec.graph_encoder == "gated":
+            self.graph_encoder = GatedGraphConv(dim, steps=hp.gnn_steps)
+        elif spec.graph_encoder == "lessr":
+            from sbrzoo.nn.lessr import LessrEncoder
+
+            self.graph_encoder = LessrEncoder(dim, hp.num_layers, dropout=hp.dropout)
+            readout_dim = dim * (hp.num_layers + 1)
+        self.positional = PositionalEmbedding(dim) if spec.positional else None
+        self.transformer = (
+            TransformerBlock(dim, hp.heads, dropout=hp.dropout, ffn_mult=hp.ffn_mult, causal=hp.causal)
+            if spec.transformer else None
+        )
+        if spec.readout == "lessr":
+            from sbrzoo.nn.lessr import LessrReadout
+
+            self.readout = LessrReadout(dim, readout_dim, dropout=hp.dropout)
+        else:
+            self.readout = SoftAttentionReadout(dim, normalize=spec.attention_softmax, hybrid=hp.hybrid)
+        self.scorer = TargetAttentionScorer(dim) if spec.scorer == "target_attention" else DotScorer()
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """SR-GNN family: every weight ``U(-1/sqrt(d), 1/sqrt(d))`` as the reference codes do, except
+        LayerNorm, which keeps gamma=1, beta=0 (MODELS.md §3.6, P11). LESSR: PyTorch defaults."""
+        if self.spec.graph_encoder == "lessr":
+            return
+        bound = self.embedding.embedding_dim**-0.5
+        for module in self.modules():
+            if isinstance(module, nn.LayerNorm):
+                continue
+            for parameter in module.parameters(recurse=False):
+                nn.init.uniform_(parameter, -bound, bound)
+
+    def item_table(self) -> Tensor:
+        """Embeddings of the candidate items ``1..N``, shape (N, d) (renormalised when ``max_norm`` is set)."""
+        if self.embedding.max_norm is not None:
+            return self.embedding(torch.arange(1, self.num_items + 1, device=self.embedding.weight.device))
+        return self.embedding.weight[1:]
+
+    def encode(self, batch: SessionBatch) -> tuple[Tensor, Tensor]:
+        """Node states (N, D) and click-sequence states (B, L, d), zero at padded clicks."""
+        node_state = self.embedding(batch.node_items)
+        if isinstance(self.graph_encoder, GatedGraphConv):
+            node_state = self.graph_encoder(batch.graphs["session"], node_state)
+        elif self.graph_encoder is not None:
+            node_state = self.graph_encoder(batch, node_state)
+        mask = batch.mask
+        seq_state = node_state[batch.seq_nodes.clamp(min=0)] * mask.unsqueeze(-1)
+        if self.positional is not None:
+            seq_state = self.positional(seq_state)
+        if self.transformer is not None:
+            seq_state = self.transformer(seq_state, mask)
+        return node_state, seq_state
+
+    def forward(self, batch: SessionBatch) -> Tensor:
+        node_state, seq_state = self.encode(batch)
+        session = self.readout(batch, node_state, seq_state)
+        return self.scorer(session, self.item_table(), seq_state=seq_state, mask=batch.mask)
+
+    def loss(self, batch: SessionBatch) -> Tensor:
+        """Mean softmax cross-entropy over the N real items (class = target - 1)."""
+        return nn.functional.cross_entropy(self(batch), batch.targets - 1)
+
+    def agc_parameters(self) -> list[nn.Parameter]:
+        """Parameters AGC clips: all but the item embedding, which is also the output layer (MODELS.md §4.4)."""
+        return [p for name, p in self.named_parameters() if not name.startswith("embedding.")]

@@ -1,0 +1,271 @@
+"""Training with validation-based model selection, early stopping, checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sbrzoo.config import RunConfig
+from sbrzoo.data.dataset import SessionDataset
+from sbrzoo.data.examples import Examples
+from sbrzoo.errors import ConfigError
+from sbrzoo.evaluator import MetricReport, evaluate
+from sbrzoo.loader import batch_indices, make_loader
+from sbrzoo.models import create_model, get_spec
+from sbrzoo.run_record import environment_info, save_torch_atomic, write_json_atomic
+from sbrzoo.seed import seed_everything
+
+__all__ = ["Trainer", "TrainResult", "build_optimizer", "learning_rate"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :meth:`Trainer.fit`: per-epoch records, the selected epoch and its test metrics."""
+
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_score: float = -math.inf
+    test: dict[str, float] = field(default_factory=dict)
+    test_report: MetricReport | None = None
+
+    def to_dict(self, config: RunConfig, environment: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "model": config.model,
+            "dataset": config.dataset,
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch,
+            "selected_on": config.select_on,
+            "select_metric": config.select_metric,
+            "test": self.test,
+            "environment": environment,
+        }
+        tracked = [e["test"] for e in self.epochs if "test" in e]
+        if tracked:
+            # The original papers' protocol: the best test value of each metric over all epochs.
+            data["best_test_over_epochs"] = {k: max(t[k] for t in tracked) for k in tracked[0]}
+        return data
+
+
+def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
+    """Adam with L2 (SR-GNN family) or AdamW without decay on biases, norms and PReLU (LESSR, P15)."""
+    hp = config.hp
+    if hp.optimizer == "adamw":
+        decayed, plain = [], []
+        for name, parameter in model.named_parameters():
+            no_decay = name.endswith("bias") or any(k in name for k in ("norm", "prelu", "activation"))
+            (plain if no_decay else decayed).append(parameter)
+        groups = [{"params": decayed, "weight_decay": hp.weight_decay}, {"params": plain, "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=hp.lr)
+    return torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+
+
+def learning_rate(config: RunConfig, epoch: int) -> float:
+    """Learning rate of 0-based ``epoch``: ``lr * gamma ** floor(epoch / step)`` (MODELS.md §4.3).
+
+    With ``fidelity="reference"`` the SR-GNN-family code's off-by-one is reproduced:
+    ``floor((epoch + 1) / step)``, because it steps the scheduler at the start of every epoch.
+    """
+    hp = config.hp
+    if hp.lr_step <= 0:
+        return hp.lr
+    shift = 1 if hp.fidelity == "reference" else 0
+    return hp.lr * hp.lr_gamma ** ((epoch + shift) // hp.lr_step)
+
+
+class Trainer:
+    """Fits one model on one dataset and writes the run folder.
+
+    The folder holds ``config.json`` (resolved config), ``metrics.json`` (per-epoch records, the
+    selected epoch, test metrics at that epoch), ``best.pt`` (weights of the selected epoch,
+    loadable with ``torch.load(weights_only=True)``) and ``last.pt`` (full state for ``--resume``).
+    Every file is written atomically.
+
+    Args:
+        config: The run's resolved configuration.
+        dataset: Its data (already split).
+        out_dir: The run folder.
+        progress: Factory of progress reporters (see :func:`sbrzoo.progress.progress_bar`).
+    """
+
+    def __init__(self, config: RunConfig, dataset: SessionDataset, out_dir: Path, progress: Callable | None = None) -> None:
+        self.config = config
+        self.dataset = dataset
+        self.out_dir = Path(out_dir)
+        self.progress = progress or _silent_progress
+        self.device = torch.device(config.device)
+        self.spec = get_spec(config.model)
+        seed_everything(config.seed)
+        self.model = create_model(config.model, dataset.num_items, config.hp).to(self.device)
+        self.environment = environment_info(self.device)
+
+    # -- data ------------------------------------------------------------------------------------
+    def _loader(self, examples: Examples, batches: list) -> torch.utils.data.DataLoader:
+        return make_loader(
+            examples, self.dataset.num_items, self.spec.graph_kinds, self.config.backend, batches,
+            num_workers=self.config.num_workers, pin_memory=self.device.type == "cuda",
+        )
+
+    def evaluate(self, examples: Examples, label: str) -> MetricReport:
+        """Full-ranking metrics of the current model on ``examples``."""
+        batches = batch_indices(len(examples), self.config.eval_batch_size)
+        with self.progress(f"eval {label}", len(examples)) as advance:
+            return evaluate(self.model, self._loader(examples, batches), device=self.device, progress=advance)
+
+    # -- training --------------------------------------------------------------------------------
+    def fit(self, *, resume: bool = False) -> TrainResult:
+        """Train (or fit, for non-neural baselines), select the epoch, evaluate the test set."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.out_dir / "config.json", self.config.to_dict())
+        if not self.spec.trainable:
+            return self._fit_counting()
+        optimizer = build_optimizer(self.model, self.config)
+        result, start_epoch, stale = TrainResult(), 0, 0
+        if resume:
+            result, start_epoch, stale = self._restore(optimizer)
+        for epoch in range(start_epoch, self.config.hp.epochs):
+            if stale >= self.config.hp.patience:
+                break
+            record = self._train_epoch(epoch, optimizer)
+            score = self._select_score(record)
+            improved = score > result.best_score or result.best_epoch is None
+            if improved:
+                result.best_score, result.best_epoch, stale = score, epoch + 1, 0
+                self._save_best(epoch + 1)
+            else:
+                stale += 1
+            result.epochs.append(record)
+            self._save_last(epoch + 1, optimizer, result, stale)
+            write_json_atomic(self.out_dir / "metrics.json", result.to_dict(self.config, self.environment))
+            log.info("epoch %d: %s", epoch + 1, _summary(record))
+        return self._finish(result)
+
+    def _train_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        config, hp, model = self.config, self.config.hp, self.model
+        lr = learning_rate(config, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batches = batch_indices(len(self.dataset.train), hp.batch_size, shuffle_seed=[config.seed, epoch])
+        if config.max_train_batches is not None:
+            batches = batches[: config.max_train_batches]
+        num_examples = sum(len(b) for b in batches)
+        agc_parameters = model.agc_parameters() if self.spec.agc else None
+        model.train()
+        total_loss = torch.zeros((), device=self.device)
+        started = time.perf_counter()
+        with self.progress(f"epoch {epoch + 1}/{hp.epochs}", num_examples) as advance:
+            for step, batch in enumerate(self._loader(self.dataset.train, batches), start=1):
+                batch = batch.to(self.device, non_blocking=True)
+                loss = model.loss(batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if agc_parameters is not None:
+                    from sbrzoo.agc import adaptive_clip_
+
+                    adaptive_clip_(agc_parameters, hp.agc_clipping, hp.agc_eps)
+                optimizer.step()
+                total_loss += loss.detach()
+                advance(batch.batch_size, loss=loss.detach() if step % 20 == 0 else None)
+        seconds = time.perf_counter() - started
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "train_loss": float(total_loss) / max(len(batches), 1),
+            "train_examples": num_examples,
+            "train_seconds": round(seconds, 3),
+            "train_examples_per_s": round(num_examples / seconds, 1),
+        }
+        if self.dataset.valid is not None:
+            report = self.evaluate(self.dataset.valid, "valid")
+            record["valid"] = report.metrics
+            record["valid_seconds"] = round(report.seconds, 3)
+        if config.track_test or config.select_on == "test":
+            report = self.evaluate(self.dataset.test, "test")
+            record["test"] = report.metrics
+            record["test_seconds"] = round(report.seconds, 3)
+        return record
+
+    def _select_score(self, record: dict[str, Any]) -> float:
+        if self.config.select_on == "last":
+            return float(record["epoch"])
+        split = record[self.config.select_on]
+        if self.config.select_metric not in split:
+            raise ConfigError(f"unknown selection metric {self.config.select_metric!r}; have {sorted(split)}")
+        return split[self.config.select_metric]
+
+    def _finish(self, result: TrainResult) -> TrainResult:
+        if result.best_epoch is not None:
+            best = torch.load(self.out_dir / "best.pt", weights_only=True, map_location=self.device)
+            self.model.load_state_dict(best["state_dict"])
+        report = self.evaluate(self.dataset.test, "test")
+        result.test, result.test_report = {**report.metrics, "seconds": round(report.seconds, 3)}, report
+        write_json_atomic(self.out_dir / "metrics.json", result.to_dict(self.config, self.environment))
+        return result
+
+    def _fit_counting(self) -> TrainResult:
+        self.model.fit(self.dataset.train)
+        self._save_best(0)
+        result = TrainResult(best_epoch=0)
+        if self.dataset.valid is not None:
+            result.epochs.append({"epoch": 0, "valid": self.evaluate(self.dataset.valid, "valid").metrics})
+        return self._finish(result)
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def _save_best(self, epoch: int) -> None:
+        save_torch_atomic(self.out_dir / "best.pt", {
+            "state_dict": self.model.state_dict(),
+            "model": self.config.model,
+            "num_items": self.dataset.num_items,
+            "epoch": epoch,
+            "hp": self.config.hp.to_dict(),
+        })
+
+    def _save_last(self, epoch: int, optimizer: torch.optim.Optimizer, result: TrainResult, stale: int) -> None:
+        save_torch_atomic(self.out_dir / "last.pt", {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "epochs": result.epochs,
+            "best_epoch": result.best_epoch,
+            "best_score": result.best_score,
+            "stale": stale,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+        })
+
+    def _restore(self, optimizer: torch.optim.Optimizer) -> tuple[TrainResult, int, int]:
+        path = self.out_dir / "last.pt"
+        if not path.is_file():
+            raise ConfigError(f"{path}: no finished epoch to resume from")
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        if state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        result = TrainResult(epochs=state["epochs"], best_epoch=state["best_epoch"], best_score=state["best_score"])
+        log.info("resuming %s after epoch %d", self.out_dir, state["epoch"])
+        return result, state["epoch"], state["stale"]
+
+
+def _summary(record: dict[str, Any]) -> str:
+    parts = [f"loss {record['train_loss']:.4f}", f"{record['train_examples_per_s']:.0f} ex/s"]
+    for split in ("valid", "test"):
+        if split in record:
+            parts.append(f"{split} HR@20 {record[split]['HR@20']:.2f} MRR@20 {record[split]['MRR@20']:.2f}")
+    return ", ".join(parts)
+
+
+@contextmanager
+def _silent_progress(description: str, total: int) -> Iterator[Callable[..., None]]:
+    yield lambda advance, **_: None
