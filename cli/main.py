@@ -7,7 +7,10 @@ import sys
 
 import click
 
+from cli.ablation import ablation_command
 from cli.datasets import datasets_command
+from cli.evaluate import evaluate_command
+from cli.models import models_command
 from cli.train import train_command
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -26,6 +29,9 @@ def cli(verbose: int, quiet: bool) -> None:
 
 cli.add_command(datasets_command)
 cli.add_command(train_command)
+cli.add_command(evaluate_command)
+cli.add_command(models_command)
+cli.add_command(ablation_command)
 
 
 def main() -> None:

@@ -55,18 +55,17 @@ class ModelSpec:
 
     def parts(self) -> list[str]:
         """The composition in reading order, for listings."""
+        if not self.trainable:
+            return ["train-click-counts"]
         parts = ["embedding"]
         if self.graph_encoder:
-            parts.append({"gated": "gated-gnn", "lessr": "eopa+sgat"}[self.graph_encoder])
-        if self.positional:
-            parts.append("positional")
-        if self.transformer:
-            parts.append("transformer")
+            parts.append({"gated": "gated-gnn", "lessr": "eopa/sgat"}[self.graph_encoder])
+        parts += [part for part, used in (("pe", self.positional), ("transformer", self.transformer)) if used]
         if self.readout == "soft_attention":
-            parts.append("softmax-attention-readout" if self.attention_softmax else "soft-attention-readout")
-        elif self.readout != "none":
+            parts.append("softmax-attn" if self.attention_softmax else "soft-attn")
+        else:
             parts.append(f"{self.readout}-readout")
-        parts.append("target-attention-scorer" if self.scorer == "target_attention" else f"{self.scorer}-scorer")
+        parts.append("target-attn" if self.scorer == "target_attention" else self.scorer)
         if self.agc:
             parts.append("agc")
         return parts

@@ -1,0 +1,82 @@
+"""`sbrzoo ablation`: train the rows of the paper's Table II over seeds and tabulate them."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.options import build_config, training_options
+
+
+def _seeds(_: click.Context, __: click.Parameter, value: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+    if not seeds:
+        raise click.BadParameter("give at least one seed")
+    return seeds
+
+
+@click.command("ablation", short_help="Train the Table II rows (TAGNN++ minus one part) and tabulate them.")
+@click.option("--rows", default="tagnnpp*", show_default=True,
+              help="Comma-separated model names or fnmatch patterns (e.g. 'tagnnpp*,tagnn').")
+@click.option("--seeds", default="1", show_default=True, callback=_seeds, help="Comma-separated seeds, e.g. 1,2,3.")
+@training_options
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: runs/ablation-<dataset>); finished rows in it are not retrained.")
+def ablation_command(*, rows: str, seeds: list[int], out: Path | None, **options: Any) -> None:
+    """Train every row on the same data split with every seed, then print the table as in the
+    paper's Table II (mean ± std over seeds) and save ablation.json, ablation.csv and ablation.png."""
+    from rich.table import Table
+
+    from sbrzoo.ablation import TABLE_METRICS, row_label, run_matrix, summarize, write_outputs
+    from sbrzoo.console import console
+    from sbrzoo.experiment import load_run_dataset, run_training
+    from sbrzoo.models import list_models
+
+    names = _expand_rows(rows, list_models)
+    base = {name: build_config(name, options) for name in names}
+    dataset_name = base[names[0]].dataset
+    out_dir = out or Path("runs") / f"ablation-{dataset_name}"
+    datasets: dict[int, Any] = {}
+
+    def make_config(row: str, seed: int):  # noqa: ANN202
+        return dataclasses.replace(base[row], seed=seed)
+
+    def train(config, folder: Path, resume: bool) -> None:  # noqa: ANN001
+        if config.seed not in datasets:  # one split per seed, shared by every row
+            datasets[config.seed] = load_run_dataset(config)
+        console.print(f"[bold]{config.model}[/] seed {config.seed}" + (" (resuming)" if resume else ""))
+        run_training(config, folder, resume=resume, dataset=datasets[config.seed])
+
+    results = run_matrix(names, seeds, out_dir, make_config, train)
+    summaries = summarize(results, names, dataset_name)
+    write_outputs(summaries, out_dir, dataset_name,
+                  extra={"seeds": seeds, "config": base[names[0]].to_dict()})
+    table = Table(title=f"Ablation on {dataset_name} (test %, mean ± std over seeds {', '.join(map(str, seeds))})",
+                  caption=f"epoch selected on {base[names[0]].select_on}; saved in {out_dir}")
+    table.add_column("Architecture", style="bold")
+    for metric in TABLE_METRICS:
+        table.add_column(metric, justify="right")
+        table.add_column(f"paper {metric}", justify="right", style="dim")
+    for s in summaries:
+        cells = []
+        for metric in TABLE_METRICS:
+            cells.append(f"{s.mean[metric]:.2f} ± {s.std[metric]:.2f}" if len(s.seeds) > 1 else f"{s.mean[metric]:.2f}")
+            cells.append(f"{s.paper[metric]:.2f}" if metric in s.paper else "-")
+        table.add_row(row_label(s.model), *cells)
+    console.print(table)
+
+
+def _expand_rows(rows: str, list_models) -> list[str]:  # noqa: ANN001
+    names: list[str] = []
+    for pattern in (p.strip() for p in rows.split(",") if p.strip()):
+        matched = list_models(pattern)
+        if not matched:
+            raise click.BadParameter(f"{pattern!r} matches no model (see `sbrzoo models`)", param_hint="--rows")
+        names += [m for m in matched if m not in names]
+    return names
