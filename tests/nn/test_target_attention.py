@@ -59,3 +59,18 @@ def test_gradients_match_naive() -> None:
         grads.append([t.grad for t in leaves])
     for fast, slow in zip(*grads):
         torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-4)
+
+
+def test_tiles_of_the_catalogue_give_the_same_scores_and_gradients() -> None:
+    session, items, seq_state, mask = inputs(3)
+    untiled = TargetAttentionScorer(16, tile_elements=None)
+    tiled = TargetAttentionScorer(16, tile_elements=16 * 7)  # 16 clicks -> tiles of 7 items
+    tiled.load_state_dict(untiled.state_dict())
+    results = []
+    for scorer in (untiled, tiled):
+        leaves = [t.clone().requires_grad_() for t in (session, items, seq_state)]
+        scores = scorer(leaves[0], leaves[1], seq_state=leaves[2], mask=mask, padding_slots=9 - mask.sum(1))
+        scores.logsumexp(1).sum().backward()
+        results.append([scores.detach(), *(t.grad for t in leaves)])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
