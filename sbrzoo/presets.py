@@ -67,10 +67,26 @@ _PRESETS: dict[tuple[str, str], Hyperparameters] = {
     ("pop", "*"): replace(_SRGNN, epochs=0),
 }
 
+# The released code's values, used with fidelity="reference" (MODELS.md §4.2, P10): TAGNN++ code
+# defaults (widths swapped between datasets, always 2 heads, non-hybrid, lr 1e-3, L2 1e-5, 30 epochs).
+_TAGNNPP_CODE = replace(_SRGNN, batch_size=50, heads=2, hybrid=False, fidelity="reference")
+_REFERENCE_PRESETS: dict[tuple[str, str], Hyperparameters] = {
+    ("tagnnpp", "*"): _TAGNNPP_CODE,
+    ("tagnnpp", "yoochoose1_64"): replace(_TAGNNPP_CODE, dim=120, batch_size=75),
+    ("tagnnpp", "yoochoose1_4"): replace(_TAGNNPP_CODE, dim=120, batch_size=75),
+}
 
-def preset_for(family: str, dataset: str) -> Hyperparameters:
-    """The preset of a model family on a dataset (falls back to the family's default)."""
-    return _PRESETS.get((family, dataset)) or _PRESETS[(family, "*")]
+
+def preset_for(family: str, dataset: str, fidelity: str = "paper") -> Hyperparameters:
+    """The preset of a model family on a dataset (falls back to the family's default).
+
+    ``fidelity="reference"`` gives the released code's values where they differ from the paper's.
+    """
+    if fidelity == "reference":
+        found = _REFERENCE_PRESETS.get((family, dataset)) or _REFERENCE_PRESETS.get((family, "*"))
+        if found is not None:
+            return found
+    return replace(_PRESETS.get((family, dataset)) or _PRESETS[(family, "*")], fidelity=fidelity)
 
 
 def resolve_hyperparameters(family: str, dataset: str, overrides: Mapping[str, Any] | None = None) -> Hyperparameters:
@@ -85,7 +101,7 @@ def resolve_hyperparameters(family: str, dataset: str, overrides: Mapping[str, A
         if key not in names:
             close = difflib.get_close_matches(key, names, n=1)
             raise ConfigError(f"unknown hyper-parameter {key!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
-    resolved = replace(preset_for(family, dataset), **given)
+    resolved = replace(preset_for(family, dataset, given.get("fidelity", "paper")), **given)
     _validate(resolved)
     return resolved
 

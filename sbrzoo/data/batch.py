@@ -28,6 +28,8 @@ class SessionBatch:
         lengths: (B,) prefix lengths.
         last_node: (B,) node of each session's last click.
         targets: (B,) next item, or None at inference.
+        extras: further per-session tensors; ``"padding_slots"`` (B,) = longest prefix of the
+            example set minus this prefix's length (what the reference codes pad with).
     """
 
     graphs: Mapping[str, Any]

@@ -34,6 +34,8 @@ class SessionCollator:
         self.num_items = num_items
         self.graph_kinds = tuple(graph_kinds)
         self.backend = backend
+        # the reference codes pad every prefix to the longest of its split (P8)
+        self.split_max_len = int(examples.lengths.max()) if len(examples) else 0
 
     def __call__(self, indices: Sequence[int] | np.ndarray) -> SessionBatch:
         indices = np.asarray(indices, dtype=np.int64)
@@ -71,4 +73,5 @@ class SessionCollator:
             lengths=lengths,
             last_node=seq_nodes[torch.arange(batch_size), lengths - 1],
             targets=torch.from_numpy(ex.targets[indices]),
+            extras={"padding_slots": self.split_max_len - lengths},
         )

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.models._registry import ModelSpec
 from sbrzoo.nn.gated_graph import GatedGraphConv
+from sbrzoo.nn.node_attention import NodeSelfAttention
 from sbrzoo.nn.positional import PositionalEmbedding
 from sbrzoo.nn.readout import SoftAttentionReadout
 from sbrzoo.nn.target_attention import DotScorer, TargetAttentionScorer
@@ -19,6 +20,11 @@ __all__ = ["SessionModel"]
 
 class SessionModel(nn.Module):
     """A session recommender assembled from the parts a :class:`ModelSpec` names.
+
+    With ``hp.fidelity == "reference"`` the SR-GNN-family parts behave as the released code does
+    (MODELS.md §9.2): softmaxes over the split-wide padding, TAGNN++'s attention block over id-ordered
+    nodes with the padding node, no positional embedding or feed-forward layer, uniform init of
+    every parameter (LayerNorm included) and the code's unused linear layer.
 
     Args:
         spec: The composition.
@@ -34,21 +40,24 @@ class SessionModel(nn.Module):
         self.spec = spec
         self.num_items = num_items
         dim = hp.dim
+        self.reference = hp.fidelity == "reference" and spec.graph_encoder != "lessr"
         self.embedding = nn.Embedding(num_items + 1, dim, max_norm=hp.embedding_max_norm)
         self.graph_encoder: nn.Module | None = None
         readout_dim = dim
         if spec.graph_encoder == "gated":
-            self.graph_encoder = GatedGraphConv(dim, steps=hp.gnn_steps)
+            self.graph_encoder = GatedGraphConv(dim, steps=hp.gnn_steps, vestigial=self.reference)
         elif spec.graph_encoder == "lessr":
             from sbrzoo.nn.lessr import LessrEncoder
 
             self.graph_encoder = LessrEncoder(dim, hp.num_layers, dropout=hp.dropout)
             readout_dim = dim * (hp.num_layers + 1)
-        self.positional = PositionalEmbedding(dim) if spec.positional else None
-        self.transformer = (
-            TransformerBlock(dim, hp.heads, dropout=hp.dropout, ffn_mult=hp.ffn_mult, causal=hp.causal)
-            if spec.transformer else None
-        )
+        self.positional = PositionalEmbedding(dim) if spec.positional and not self.reference else None
+        self.transformer: nn.Module | None = None
+        if spec.transformer:
+            self.transformer = (
+                NodeSelfAttention(dim, hp.heads, dropout=hp.dropout) if self.reference
+                else TransformerBlock(dim, hp.heads, dropout=hp.dropout, ffn_mult=hp.ffn_mult, causal=hp.causal)
+            )
         if spec.readout == "lessr":
             from sbrzoo.nn.lessr import LessrReadout
 
@@ -60,12 +69,13 @@ class SessionModel(nn.Module):
 
     def reset_parameters(self) -> None:
         """SR-GNN family: every weight ``U(-1/sqrt(d), 1/sqrt(d))`` as the reference codes do, except
-        LayerNorm, which keeps gamma=1, beta=0 (MODELS.md §3.6, P11). LESSR: PyTorch defaults."""
+        LayerNorm, which keeps gamma=1, beta=0 (MODELS.md §3.6, P11) unless the fidelity is
+        "reference". LESSR: PyTorch defaults."""
         if self.spec.graph_encoder == "lessr":
             return
         bound = self.embedding.embedding_dim**-0.5
         for module in self.modules():
-            if isinstance(module, nn.LayerNorm):
+            if isinstance(module, nn.LayerNorm) and not self.reference:
                 continue
             for parameter in module.parameters(recurse=False):
                 nn.init.uniform_(parameter, -bound, bound)
@@ -76,25 +86,38 @@ class SessionModel(nn.Module):
             return self.embedding(torch.arange(1, self.num_items + 1, device=self.embedding.weight.device))
         return self.embedding.weight[1:]
 
-    def encode(self, batch: SessionBatch) -> tuple[Tensor, Tensor]:
-        """Node states (N, D) and click-sequence states (B, L, d), zero at padded clicks."""
+    def encode(self, batch: SessionBatch) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Node states (N, D), click-sequence states (B, L, d) zero at padded clicks, and, in reference
+        fidelity, the state of each session's padding node (B, d) (else None)."""
         node_state = self.embedding(batch.node_items)
+        pad_state = None
+        if self.reference:
+            pad_state = self.embedding.weight[:1].expand(batch.batch_size, -1)
         if isinstance(self.graph_encoder, GatedGraphConv):
             node_state = self.graph_encoder(batch.graphs["session"], node_state)
+            pad_state = None if pad_state is None else self.graph_encoder.isolated(pad_state)
         elif self.graph_encoder is not None:
             node_state = self.graph_encoder(batch, node_state)
+        if isinstance(self.transformer, NodeSelfAttention):
+            node_state, pad_state = self.transformer(
+                node_state, batch.batch_num_nodes, pad_state, batch.extras["padding_slots"] > 0
+            )
         mask = batch.mask
         seq_state = node_state[batch.seq_nodes.clamp(min=0)] * mask.unsqueeze(-1)
         if self.positional is not None:
             seq_state = self.positional(seq_state)
-        if self.transformer is not None:
+        if isinstance(self.transformer, TransformerBlock):
             seq_state = self.transformer(seq_state, mask)
-        return node_state, seq_state
+        return node_state, seq_state, pad_state
 
     def forward(self, batch: SessionBatch) -> Tensor:
-        node_state, seq_state = self.encode(batch)
-        session = self.readout(batch, node_state, seq_state)
-        return self.scorer(session, self.item_table(), seq_state=seq_state, mask=batch.mask)
+        node_state, seq_state, pad_state = self.encode(batch)
+        padding = {}
+        if self.reference:
+            padding = {"padding_slots": batch.extras["padding_slots"].to(seq_state.dtype)}
+        readout_padding = {**padding, "padding_state": pad_state} if padding else {}
+        session = self.readout(batch, node_state, seq_state, **readout_padding)
+        return self.scorer(session, self.item_table(), seq_state=seq_state, mask=batch.mask, **padding)
 
     def loss(self, batch: SessionBatch) -> Tensor:
         """Mean softmax cross-entropy over the N real items (class = target - 1)."""

@@ -26,12 +26,13 @@ class GatedGraphConv(nn.Module):
     Args:
         dim: Node feature size ``d``.
         steps: Number of propagation steps (SR-GNN default 1).
+        vestigial: Also create the reference code's unused linear layer (reference fidelity).
 
     Shapes:
         graph: batched session graph with N nodes; feat: (N, d) -> (N, d)
     """
 
-    def __init__(self, dim: int, *, steps: int = 1) -> None:
+    def __init__(self, dim: int, *, steps: int = 1, vestigial: bool = False) -> None:
         super().__init__()
         self.dim = dim
         self.steps = steps
@@ -43,6 +44,9 @@ class GatedGraphConv(nn.Module):
         self.weight_hh = nn.Parameter(torch.empty(3 * dim, dim))
         self.bias_ih = nn.Parameter(torch.empty(3 * dim))
         self.bias_hh = nn.Parameter(torch.empty(3 * dim))
+        # The released SR-GNN/TAGNN/TAGNN++ code creates a third d x d linear it never uses; reference
+        # fidelity keeps it so parameter counts match the published ones (MODELS.md §3.6).
+        self.unused_edge = nn.Linear(dim, dim) if vestigial else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -63,15 +67,29 @@ class GatedGraphConv(nn.Module):
             a_in = a_in + has_in * self.edge_in.bias + self.bias_in
             a_out = ops.out_sum(graph, hidden @ self.edge_out.weight.T, out_weight)
             a_out = a_out + has_out * self.edge_out.bias + self.bias_out
-            gates_x = torch.cat([a_in, a_out], dim=1) @ self.weight_ih.T + self.bias_ih
-            gates_h = hidden @ self.weight_hh.T + self.bias_hh
-            x_r, x_z, x_n = gates_x.chunk(3, dim=1)
-            h_r, h_z, h_n = gates_h.chunk(3, dim=1)
-            reset = torch.sigmoid(x_r + h_r)
-            update = torch.sigmoid(x_z + h_z)
-            candidate = torch.tanh(x_n + reset * h_n)
-            hidden = (1 - update) * candidate + update * hidden
+            hidden = self._gru(a_in, a_out, hidden)
         return hidden
+
+    def isolated(self, feat: Tensor) -> Tensor:
+        """The steps applied to nodes without any neighbour (the reference code's padding node).
+
+        Shapes:
+            feat: (M, d) -> (M, d)
+        """
+        hidden = feat
+        for _ in range(self.steps):
+            hidden = self._gru(self.bias_in.expand_as(hidden), self.bias_out.expand_as(hidden), hidden)
+        return hidden
+
+    def _gru(self, a_in: Tensor, a_out: Tensor, hidden: Tensor) -> Tensor:
+        gates_x = torch.cat([a_in, a_out], dim=1) @ self.weight_ih.T + self.bias_ih
+        gates_h = hidden @ self.weight_hh.T + self.bias_hh
+        x_r, x_z, x_n = gates_x.chunk(3, dim=1)
+        h_r, h_z, h_n = gates_h.chunk(3, dim=1)
+        reset = torch.sigmoid(x_r + h_r)
+        update = torch.sigmoid(x_z + h_z)
+        candidate = torch.tanh(x_n + reset * h_n)
+        return (1 - update) * candidate + update * hidden
 
     def extra_repr(self) -> str:
         return f"{self.dim}, steps={self.steps}"

@@ -20,8 +20,8 @@ class SoftAttentionReadout(nn.Module):
 
     SR-GNN uses the raw scores (``normalize=False``); TAGNN normalises them with a softmax over the
     session's real clicks (``normalize=True``). ``padding_slots`` emulates the reference code, whose
-    softmax also covers the split-wide padding: ``P_b`` extra slots whose logit is ``pad_logit``
-    and whose value is zero.
+    softmax also covers the split-wide padding: ``P_b`` extra slots holding the padding node's
+    state ``padding_state`` and a zero value (the mask multiplies them out of the sum).
 
     Args:
         dim: Session-state size ``d``.
@@ -29,7 +29,7 @@ class SoftAttentionReadout(nn.Module):
         hybrid: Combine the global and the last-click vectors through ``W_3``.
 
     Shapes:
-        seq_state: (B, L, d); mask: (B, L) bool; last: (B, d) -> (B, d)
+        seq_state: (B, L, d) (zero at padded clicks); padding_slots: (B,); padding_state: (B, d) -> (B, d)
     """
 
     def __init__(self, dim: int, *, normalize: bool, hybrid: bool = True) -> None:
@@ -48,15 +48,17 @@ class SoftAttentionReadout(nn.Module):
         seq_state: Tensor,
         *,
         padding_slots: Tensor | None = None,
-        pad_logit: Tensor | None = None,
+        padding_state: Tensor | None = None,
     ) -> Tensor:
         mask = batch.mask
         last = seq_state[torch.arange(batch.batch_size, device=mask.device), batch.lengths - 1]
-        logits = self.score(torch.sigmoid(self.query(last)[:, None, :] + self.key(seq_state))).squeeze(-1)
+        query = self.query(last)
+        logits = self.score(torch.sigmoid(query[:, None, :] + self.key(seq_state))).squeeze(-1)
         if self.normalize:
             logits = logits.masked_fill(~mask, float("-inf"))
-            if padding_slots is not None:
-                # P_b extra slots with logit pad_logit (B,) and zero value: they only enlarge the denominator
+            if padding_slots is not None and padding_state is not None:
+                # P_b extra slots with the padding node's logit and zero value: they only enlarge the denominator
+                pad_logit = self.score(torch.sigmoid(query + self.key(padding_state))).squeeze(-1)
                 peak = torch.maximum(logits.amax(dim=1), torch.where(padding_slots > 0, pad_logit, -torch.inf))
                 weights = (logits - peak[:, None]).exp()
                 total = weights.sum(dim=1) + padding_slots * (pad_logit - peak).exp()

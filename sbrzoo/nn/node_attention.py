@@ -1,0 +1,52 @@
+"""The attention block of the released TAGNN++ code (reference fidelity, MODELS.md §3.4a, P8, P9)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["NodeSelfAttention"]
+
+
+class NodeSelfAttention(nn.Module):
+    r"""Multi-head attention over a session's graph nodes in item-id order, as the released code has it.
+
+    .. math:: Y = \mathrm{MHA}(X, X, X;\ \text{causal over node slots}) + \mathrm{LN}(X)
+
+    No feed-forward sub-layer, LayerNorm on the skip branch only, dropout on the attention
+    probabilities. The slots are the session's unique items sorted by id, so the "causal" mask is not
+    temporal (P9). A session padded to the split-wide length has the padding item as its first
+    node (slot 0), which every real node can see; that slot carries ``pad_state`` here.
+
+    Args:
+        dim: Width ``d``.
+        heads: Attention heads (the released code always uses 2).
+        dropout: Dropout on attention probabilities.
+
+    Shapes:
+        node_state: (N, d); pad_state: (B, d); has_pad: (B,) bool -> ((N, d), (B, d)) updated node
+        and padding-slot states.
+    """
+
+    def __init__(self, dim: int, heads: int, *, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, node_state: Tensor, batch_num_nodes: Tensor, pad_state: Tensor, has_pad: Tensor
+                ) -> tuple[Tensor, Tensor]:
+        batch_size, width = len(batch_num_nodes), int(batch_num_nodes.max()) + 1
+        device = node_state.device
+        owner = torch.repeat_interleave(torch.arange(batch_size, device=device), batch_num_nodes)
+        first = torch.cumsum(batch_num_nodes, 0) - batch_num_nodes
+        slot = 1 + torch.arange(len(owner), device=device) - first[owner]  # slot 0 = padding node
+        slots = node_state.new_zeros(batch_size, width, node_state.shape[1])
+        slots[:, 0] = pad_state
+        slots[owner, slot] = node_state
+        present = torch.arange(width, device=device)[None, :] <= batch_num_nodes[:, None]
+        present[:, 0] = has_pad
+        causal = torch.ones(width, width, dtype=torch.bool, device=device).triu(1)
+        attended, _ = self.attention(slots, slots, slots, key_padding_mask=~present, attn_mask=causal,
+                                     need_weights=False)
+        out = attended.nan_to_num() + self.norm(slots)  # a slot with nothing visible (absent pad) is unused
+        return out[owner, slot], out[:, 0]
