@@ -93,7 +93,7 @@ class TargetAttentionScorer(nn.Module):
     Args:
         dim: Session-state size ``d``.
         tile_elements: Size of the (T, tile) blocks worked on at once; small blocks stay in the CPU's
-            cache. None processes the whole catalogue at once (best on a GPU).
+            cache. None processes the whole catalogue at once, as is always done on a GPU.
 
     Shapes:
         session: (B, d); seq_state: (B, L, d); mask: (B, L) bool; items: (N, d);
@@ -118,6 +118,7 @@ class TargetAttentionScorer(nn.Module):
         clicks = seq_state[mask]  # (T, d), grouped by session
         owner = torch.arange(batch_size, device=mask.device)[:, None].expand_as(mask)[mask]  # (T,)
         keys_values = torch.cat([self.transform(clicks), clicks])  # (2T, d)
-        tile = self.tile_elements // max(len(clicks), 1) if self.tile_elements else items.shape[0]
+        tiled = self.tile_elements and not items.is_cuda  # a GPU takes the whole catalogue at once
+        tile = self.tile_elements // max(len(clicks), 1) if tiled else items.shape[0]
         attended = _TiledTargetAttention.apply(keys_values, items, owner, batch_size, padding_slots, max(tile, 1))
         return session @ items.T + attended
