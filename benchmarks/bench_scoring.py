@@ -1,0 +1,37 @@
+"""Full-catalogue scoring and top-20: the shared dot scorer and TAGNN's target attention."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import DEVICE, DIMS, MODES, NUM_ITEMS, SIZES, make_batch, run_timed
+
+from sbrzoo.nn.target_attention import DotScorer, TargetAttentionScorer
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("scorer_name", ["dot", "target_attention"])
+@pytest.mark.parametrize("dim", DIMS)
+@pytest.mark.parametrize(("batch_size", "profile"), SIZES)
+def bench_score_and_top20(benchmark, sync, batch_size, profile, dim, scorer_name, mode) -> None:  # noqa: ANN001
+    batch = make_batch(batch_size, profile, (), "torch")
+    scorer = (TargetAttentionScorer(dim) if scorer_name == "target_attention" else DotScorer()).to(DEVICE)
+    needs_grad = mode != "fwd"
+    items = torch.randn(NUM_ITEMS, dim, device=DEVICE, requires_grad=needs_grad)
+    session = torch.randn(batch_size, dim, device=DEVICE, requires_grad=needs_grad)
+    seq = torch.randn(*batch.seq_nodes.shape, dim, device=DEVICE) * batch.mask[..., None]
+    seq.requires_grad_(needs_grad)
+
+    def run() -> torch.Tensor:
+        if mode == "fwd":
+            with torch.no_grad():
+                scores = scorer(session, items, seq_state=seq, mask=batch.mask)
+                return scores.topk(20, dim=1).indices
+        scores = scorer(session, items, seq_state=seq, mask=batch.mask)
+        torch.nn.functional.cross_entropy(scores, batch.targets - 1).backward()
+        return scores.detach()
+
+    benchmark.group = f"score-{scorer_name}-{mode}"
+    benchmark.extra_info.update(clicks=int(batch.lengths.sum()), items=NUM_ITEMS, backend="torch")
+    out = run_timed(benchmark, run, sync)
+    assert out.shape == ((batch_size, 20) if mode == "fwd" else (batch_size, NUM_ITEMS))
