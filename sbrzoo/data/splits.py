@@ -1,0 +1,115 @@
+"""Validation splits of the training data (MODELS.md §1.4).
+
+* ``"last_sessions"`` (default, leak-free): the last ``fraction`` of the training **sessions** in
+  time order become validation; train and validation are the prefix augmentations of the two
+  parts, so no prefix of a validation session is trained on (the LESSR protocol,
+  ``int(num_sessions·fraction)`` sessions).
+* ``"random"`` (the SR-GNN / TAGNN / TAGNN++ scripts): the prefix **examples** are shuffled with a
+  seeded RNG; the first ``round(n·(1 − fraction))`` train, the rest validate. Prefixes of one
+  session land on both sides, so validation scores are optimistic (leaky); kept to reproduce the
+  references.
+* ``"none"``: every training example trains; no validation set.
+
+Every split is deterministic: ``"last_sessions"`` uses no randomness, ``"random"`` draws from
+``np.random.default_rng(seed)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sbrzoo.data.examples import Examples
+from sbrzoo.data.sources import SESSIONS_FILE, Sessions
+from sbrzoo.errors import ConfigError, DataError, unknown_name
+
+__all__ = ["VALID_SPLITS", "check_split", "split_last_sessions", "split_random", "validation_split"]
+
+VALID_SPLITS = ("last_sessions", "random", "none")
+
+
+def check_split(method: str, fraction: float) -> None:
+    """Check a split's settings before any data are read.
+
+    Raises:
+        UnknownNameError: unknown ``method``.
+        ConfigError: ``fraction`` outside (0, 1) for a split that holds data out.
+    """
+    if method not in VALID_SPLITS:
+        raise unknown_name("validation split", method, VALID_SPLITS)
+    if method != "none" and not 0.0 < fraction < 1.0:
+        raise ConfigError(f"valid_fraction must be in (0, 1), got {fraction}")
+
+
+def split_last_sessions(sessions: Sessions, fraction: float = 0.1) -> tuple[Examples, Examples]:
+    """Hold out the last ``int(len(sessions)·fraction)`` whole sessions (at least one).
+
+    Args:
+        sessions: Training sessions in time order, S of them.
+        fraction: Share of sessions held out, in (0, 1).
+
+    Returns:
+        ``(train, valid)``: prefix augmentations of the first and the last sessions.
+
+    Raises:
+        DataError: fewer than two sessions, so both parts cannot be non-empty.
+    """
+    num_sessions = len(sessions)
+    if num_sessions < 2:
+        raise DataError(f"cannot hold out whole sessions from {num_sessions} training session(s)")
+    num_valid = min(max(int(num_sessions * fraction), 1), num_sessions - 1)
+    cut = num_sessions - num_valid
+    return sessions.slice(0, cut).augment(), sessions.slice(cut, num_sessions).augment()
+
+
+def split_random(
+    examples: Examples, fraction: float = 0.1, *, seed: int = 0
+) -> tuple[Examples, Examples]:
+    """The reference scripts' split: shuffle the n examples; the first ``round(n·(1 − f))`` train.
+
+    Args:
+        examples: Training prefix examples.
+        fraction: Share of examples held out, in (0, 1).
+        seed: Seed of ``np.random.default_rng`` drawing the permutation.
+
+    Returns:
+        ``(train, valid)``, each in shuffled order (as the references keep them).
+    """
+    order = np.random.default_rng(seed).permutation(len(examples))
+    num_train = int(np.round(len(examples) * (1.0 - fraction)))
+    return examples.subset(order[:num_train]), examples.subset(order[num_train:])
+
+
+def validation_split(
+    train: Sessions | Examples,
+    method: str = "last_sessions",
+    *,
+    fraction: float = 0.1,
+    seed: int = 0,
+) -> tuple[Examples, Examples | None]:
+    """Split the training data into train and validation examples.
+
+    Args:
+        train: Training sessions (time order), or prefix examples when the sessions are unknown.
+        method: ``"last_sessions"``, ``"random"`` or ``"none"`` (see the module docstring).
+        fraction: Share held out, in (0, 1); ignored by ``"none"``.
+        seed: Seed of the ``"random"`` split.
+
+    Returns:
+        ``(train, valid)``; ``valid`` is None for ``"none"``.
+
+    Raises:
+        UnknownNameError: unknown ``method``.
+        ConfigError: ``fraction`` outside (0, 1).
+        DataError: ``"last_sessions"`` asked of prefix examples whose sessions are unknown.
+    """
+    check_split(method, fraction)
+    if method == "last_sessions":
+        if not isinstance(train, Sessions):
+            raise DataError(f"valid_split='last_sessions' needs whole training sessions "
+                            f"({SESSIONS_FILE}, or a train.txt laid out session by session); "
+                            "use valid_split='random' or 'none'")
+        return split_last_sessions(train, fraction)
+    examples = train.augment() if isinstance(train, Sessions) else train
+    if method == "random":
+        return split_random(examples, fraction, seed=seed)
+    return examples, None
