@@ -300,5 +300,7 @@ def _int_array(
 
 def _describe(value: Any) -> str:  # noqa: ANN401
     """Short description of an unexpected value: its type, and its length for containers."""
+    name = type(value).__name__
+    article = "an" if name[0] in "aeiou" else "a"
     sized = isinstance(value, (list, tuple, dict, set, str, bytes))
-    return f"a {type(value).__name__}" + (f" of length {len(value)}" if sized else "")
+    return f"{article} {name}" + (f" of length {len(value)}" if sized else "")
