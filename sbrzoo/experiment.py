@@ -17,7 +17,7 @@ def load_run_dataset(config: RunConfig) -> SessionDataset:
     from sbrzoo.data.registry import load_dataset
 
     return load_dataset(
-        None if config.data_dir and config.dataset == Path(config.data_dir).name else config.dataset,
+        config.dataset,
         data_dir=Path(config.data_dir) if config.data_dir else None,
         valid_split=config.valid_split,
         valid_fraction=config.valid_fraction,
