@@ -1,0 +1,139 @@
+"""Dataset registry: names, load_dataset on synthetic / folders / real data, status for the CLI."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sbrzoo.data.dataset import SessionDataset
+from sbrzoo.data.registry import dataset_status, get_dataset_info, list_datasets, load_dataset
+from sbrzoo.data.sources import read_sessions
+from sbrzoo.errors import ConfigError, DataError, UnknownNameError
+from sbrzoo.paths import DATA_DIR_ENV
+
+SESSIONS = [[1, 2, 3], [4, 5], [2, 6, 7, 8], [3, 1], [5, 5, 9]]
+TEST = ([[1], [4, 2]], [2, 12])  # id 12 occurs only in the test file
+
+
+def make_folder(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "all_train_seq.txt").write_bytes(pickle.dumps(SESSIONS))
+    (folder / "test.txt").write_bytes(pickle.dumps(TEST))
+    return folder
+
+
+def test_registered_names() -> None:
+    assert [info.name for info in list_datasets()] == [
+        "diginetica", "synthetic", "yoochoose1_4", "yoochoose1_64"]
+    assert get_dataset_info("diginetica").expected() == {
+        "train_sessions": 186_670, "train_examples": 719_470, "test_examples": 60_858,
+        "num_items": 43_097}
+
+
+def test_unknown_name_suggests_and_points_to_the_listing() -> None:
+    with pytest.raises(UnknownNameError, match=r"unknown dataset 'digenetica'; did you mean "
+                                               r"'diginetica'\? \(see: sbrzoo datasets\)"):
+        load_dataset("digenetica")
+
+
+def test_default_is_synthetic() -> None:
+    dataset = load_dataset()
+    assert isinstance(dataset, SessionDataset) and dataset.name == "synthetic"
+    assert dataset.source.startswith("synthetic(seed=0, num_items=1000")
+    assert dataset.valid_split == "last_sessions" and dataset.valid is not None
+    assert len(dataset.train) + len(dataset.valid) == 46_005
+    assert dataset.num_items == max(dataset.train.max_item(), dataset.test.max_item())
+    assert load_dataset("synthetic", seed=5, valid_split="none").num_items == dataset.num_items
+
+
+def test_data_dir_names_the_dataset_after_the_folder(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "shop")
+    dataset = load_dataset(data_dir=folder, valid_split="none")
+    assert dataset.name == "shop" and dataset.source == str(folder.resolve())
+    assert len(dataset.train) == sum(len(s) - 1 for s in SESSIONS) and dataset.valid is None
+    assert dataset.num_items == 12  # the largest id over train and test
+    assert load_dataset("label", data_dir=folder).name == "label"
+
+
+def test_last_sessions_split_through_load_dataset(tmp_path: Path) -> None:
+    dataset = load_dataset(data_dir=make_folder(tmp_path / "d"), valid_fraction=0.4)
+    assert dataset.valid is not None
+    assert sorted(dataset.valid.targets.tolist()) == [1, 5, 9]  # the last two sessions
+    assert len(dataset.train) == 2 + 1 + 3
+
+
+def test_bad_split_settings_fail_before_reading(tmp_path: Path) -> None:
+    with pytest.raises(UnknownNameError, match="validation split"):
+        load_dataset(data_dir=tmp_path / "missing", valid_split="randum")
+    with pytest.raises(ConfigError, match="valid_fraction"):
+        load_dataset(valid_fraction=1.5)
+
+
+def test_missing_registered_folder_says_where_and_how(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    with pytest.raises(DataError) as error:
+        load_dataset("yoochoose1_64")
+    message = str(error.value)
+    assert str(tmp_path / "yoochoose1_64") in message and DATA_DIR_ENV in message
+    assert "preprocess.py" in message and "data_dir" in message
+
+
+def test_unexpected_counts_of_a_registered_dataset_warn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(logging.getLogger("sbrzoo"), "propagate", True)
+    make_folder(tmp_path / "diginetica")
+    with caplog.at_level(logging.WARNING, logger="sbrzoo"):
+        load_dataset("diginetica")
+    assert "train_examples is 9, expected 719,470" in caplog.text
+
+
+def test_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    make_folder(tmp_path / "diginetica")
+    present = dataset_status(get_dataset_info("diginetica"))
+    assert present["present"] and present["path"] == str(tmp_path / "diginetica")
+    assert present["stats"] == {"train_sessions": 5, "train_examples": 9, "test_examples": 2,
+                                "num_items": 12, "clicks": 14, "mean_length": 2.8}
+    absent = dataset_status(get_dataset_info("yoochoose1_64"))
+    assert not absent["present"] and absent["stats"] is None
+    assert absent["expected"]["num_items"] == 37_483
+    synthetic = dataset_status(get_dataset_info("synthetic"))
+    assert synthetic["present"] and synthetic["path"] is None
+    assert synthetic["stats"]["train_sessions"] == 12_000
+
+
+@pytest.mark.real_data
+def test_diginetica_figures(shared_datasets: Path) -> None:
+    start = time.perf_counter()
+    dataset = load_dataset("diginetica", valid_split="none")
+    assert time.perf_counter() - start < 5.0  # ~0.5 s on a laptop core
+    assert (len(dataset.train), len(dataset.test), dataset.num_items) == (719_470, 60_858, 43_097)
+    assert dataset.source == str((shared_datasets / "diginetica").resolve())
+    assert dataset.train.prefix(0) == [1] and dataset.train.targets[0] == 2  # first session [1, 2]
+
+
+@pytest.mark.real_data
+def test_diginetica_splits(shared_datasets: Path) -> None:
+    random = load_dataset("diginetica", valid_split="random", seed=0)
+    assert random.valid is not None and (len(random.train), len(random.valid)) == (647_523, 71_947)
+    last = load_dataset("diginetica")
+    sessions = read_sessions(shared_datasets / "diginetica" / "all_train_seq.txt")
+    cut = 186_670 - 18_667  # the last int(10%) of the sessions validate
+    assert last.valid is not None and len(last.valid) == sessions.slice(cut, 186_670).num_examples
+    assert len(last.train) + len(last.valid) == 719_470
+    np.testing.assert_array_equal(last.test.targets, random.test.targets)
+
+
+@pytest.mark.real_data
+def test_yoochoose1_64_figures(shared_datasets: Path) -> None:
+    dataset = load_dataset("yoochoose1_64", valid_split="none")
+    assert (len(dataset.train), len(dataset.test), dataset.num_items) == (369_859, 55_898, 37_483)
