@@ -1,0 +1,118 @@
+"""`sbrzoo train` / `evaluate` / `models` end to end on the built-in synthetic dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cli.main import cli
+from sbrzoo.trainer import Trainer
+
+QUICK = ["--epochs", "2", "--max-train-batches", "15", "--eval-batch-size", "2000"]
+
+
+def train(tmp_path: Path, name: str, *args: str) -> dict:
+    out = tmp_path / name
+    result = CliRunner().invoke(cli, ["train", *args, "--out", str(out), "--json"],
+                                                catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["run"] == str(out)
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_srgnn_clearly_beats_popularity(tmp_path: Path) -> None:
+    metrics = train(tmp_path, "srgnn", "--model", "srgnn", "--epochs", "1")
+    pop = train(tmp_path, "pop", "--model", "pop")
+    assert metrics["test"]["HR@20"] > pop["test"]["HR@20"] + 15
+    assert metrics["test"]["MRR@20"] > pop["test"]["MRR@20"] + 5
+    record = metrics["epochs"][0]
+    assert record["train_examples"] == 41_508 and record["train_examples_per_s"] > 0
+    assert set(metrics["test"]) >= {"HR@20", "MRR@20", "HR@10", "MRR@10", "NDCG@20"}
+
+
+def test_run_folder_is_complete_and_repeatable(tmp_path: Path) -> None:
+    first = train(tmp_path, "a", "--model", "tagnnpp", "--seed", "3", *QUICK)
+    second = train(tmp_path, "b", "--model", "tagnnpp", "--seed", "3", *QUICK)
+    assert first["test"] == pytest.approx({**second["test"], "seconds": first["test"]["seconds"]})
+    assert [e["valid"] for e in first["epochs"]] == [e["valid"] for e in second["epochs"]]
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["model"] == "tagnnpp" and config["seed"] == 3 and config["hp"]["batch_size"] == 50
+    best = torch.load(tmp_path / "a" / "best.pt", weights_only=True)
+    assert best["epoch"] == first["best_epoch"] and "embedding.weight" in best["state_dict"]
+
+
+def test_resume_ends_like_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = train(tmp_path, "whole", "--model", "srgnn", *QUICK)
+    original = Trainer._train_epoch
+
+    def crash_in_second_epoch(self, epoch, optimizer):  # noqa: ANN001, ANN202
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return original(self, epoch, optimizer)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", crash_in_second_epoch)
+    cut = CliRunner().invoke(cli, ["train", "--model", "srgnn", *QUICK, "--out", str(tmp_path / "cut")])
+    assert cut.exit_code != 0  # click turns the interrupt into an abort
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    assert len(json.loads((tmp_path / "cut" / "metrics.json").read_text())["epochs"]) == 1
+    result = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "cut")], catch_exceptions=False)
+    assert result.exit_code == 0
+    resumed = json.loads((tmp_path / "cut" / "metrics.json").read_text())
+    assert [e["valid"] for e in resumed["epochs"]] == [e["valid"] for e in whole["epochs"]]
+    assert {k: v for k, v in resumed["test"].items() if k != "seconds"} == {
+        k: v for k, v in whole["test"].items() if k != "seconds"}
+
+
+def test_evaluate_reproduces_the_test_metrics(tmp_path: Path) -> None:
+    metrics = train(tmp_path, "run", "--model", "tagnn", *QUICK)
+    result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "run"), "--json"],
+                                                catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    evaluated = json.loads(result.stdout)
+    for key in ("HR@20", "MRR@20", "NDCG@20"):
+        assert evaluated[key] == pytest.approx(metrics["test"][key])
+
+
+def test_models_lists_every_row_with_its_parts() -> None:
+    result = CliRunner().invoke(cli, ["models", "--json"], catch_exceptions=False)
+    listing = {m["name"]: m for m in json.loads(result.output)}
+    assert "transformer" in listing["tagnnpp"]["parts"]
+    assert "transformer" not in listing["tagnnpp_no_transformer"]["parts"]
+
+
+def sbrzoo(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from cli.main import main; main()", *args],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["train", "--model", "tagnn+"], 2, "Invalid value for '--model'"),
+        (["train", "--model", "srgnn", "--dataset", "digineticaa"], 1, "did you mean 'diginetica'"),
+        (["train", "--model", "srgnn", "--data-dir", "/nonexistent/folder"], 1, "/nonexistent/folder"),
+        (["train", "--model", "srgnn", "--select-on", "valid", "--valid-split", "none"], 1, "validation split"),
+    ],
+)
+def test_bad_input_is_one_line_and_no_traceback(args: list[str], code: int, message: str) -> None:
+    result = sbrzoo(*args)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_corrupt_pickle_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "all_train_seq.txt").write_bytes(b"\x80\x04not a pickle")
+    (tmp_path / "test.txt").write_bytes(b"")
+    result = sbrzoo("train", "--model", "srgnn", "--data-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert str(tmp_path) in result.stderr and "Traceback" not in result.stderr
+    assert not any(p.name == "runs" for p in tmp_path.iterdir())
