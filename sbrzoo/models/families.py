@@ -45,3 +45,10 @@ register(replace(TAGNNPP, name="tagnnpp_no_pe", positional=False, description="T
 register(replace(TAGNNPP, name="tagnnpp_no_transformer", transformer=False, positional=False,
                  description="TAGNN++ without the Transformer (and its positional input)",
                  reference={"diginetica": {"HR@20": 51.42, "MRR@20": 17.84}, "yoochoose1_64": {"HR@20": 71.03, "MRR@20": 30.69}}))
+
+register(ModelSpec(
+    "lessr", "lessr", "LESSR: EOPA and SGAT layers over edge-order-preserving and shortcut graphs",
+    graph_encoder="lessr", readout="lessr",
+    paper="Chen & Wong, Handling Information Loss of Graph Neural Networks for Session-based Recommendation, KDD 2020",
+    reference={"diginetica": {"HR@20": 51.71, "MRR@20": 18.15}, "yoochoose1_64": {"HR@20": 70.64, "MRR@20": 30.97}},
+))
