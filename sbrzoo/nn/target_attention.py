@@ -7,6 +7,8 @@ from torch import Tensor, nn
 
 __all__ = ["TargetAttentionScorer", "DotScorer"]
 
+_GPU_TILE_ELEMENTS = 2**26
+
 
 class DotScorer(nn.Module):
     r"""Shared scorer: :math:`z_{b,i} = s_b \cdot E_i` for every real item ``i = 1..N``.
@@ -93,7 +95,8 @@ class TargetAttentionScorer(nn.Module):
     Args:
         dim: Session-state size ``d``.
         tile_elements: Size of the (T, tile) blocks worked on at once; small blocks stay in the CPU's
-            cache. None processes the whole catalogue at once, as is always done on a GPU.
+            cache. None processes the whole catalogue at once. On a GPU the blocks are much larger
+            (2**26 elements, ~256 MB each), only to bound memory at large evaluation batches.
 
     Shapes:
         session: (B, d); seq_state: (B, L, d); mask: (B, L) bool; items: (N, d);
@@ -118,7 +121,7 @@ class TargetAttentionScorer(nn.Module):
         clicks = seq_state[mask]  # (T, d), grouped by session
         owner = torch.arange(batch_size, device=mask.device)[:, None].expand_as(mask)[mask]  # (T,)
         keys_values = torch.cat([self.transform(clicks), clicks])  # (2T, d)
-        tiled = self.tile_elements and not items.is_cuda  # a GPU takes the whole catalogue at once
-        tile = self.tile_elements // max(len(clicks), 1) if tiled else items.shape[0]
+        budget = _GPU_TILE_ELEMENTS if items.is_cuda else self.tile_elements
+        tile = budget // max(len(clicks), 1) if budget else items.shape[0]
         attended = _TiledTargetAttention.apply(keys_values, items, owner, batch_size, padding_slots, max(tile, 1))
         return session @ items.T + attended
