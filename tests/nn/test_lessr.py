@@ -1,0 +1,102 @@
+"""LESSR encoder and readout: widths, parameter counts, gradients, backend parity (MODELS.md §3.5)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sbrzoo.data.collate import SessionCollator
+from sbrzoo.data.examples import Examples
+from sbrzoo.nn.eopa import EOPAConv
+from sbrzoo.nn.lessr import LessrEncoder, LessrReadout
+from sbrzoo.nn.sgat import SGATConv
+
+PREFIXES = [[5, 3, 7, 3, 9], [2, 2, 6], [4], [1, 8, 1, 8, 1, 3, 8], [6, 6, 6, 6], [9, 1]]
+
+
+def make_batch(backend: str, prefixes: list[list[int]] = PREFIXES):
+    examples = Examples.from_lists(prefixes, [1] * len(prefixes))
+    return SessionCollator(examples, 9, ("eop", "shortcut"), backend)(range(len(prefixes)))
+
+
+def make_parts(dim: int = 8, num_layers: int = 4, seed: int = 0) -> tuple[LessrEncoder, LessrReadout]:
+    torch.manual_seed(seed)
+    return (LessrEncoder(dim, num_layers, dropout=0.2),
+            LessrReadout(dim, dim * (num_layers + 1), dropout=0.2))
+
+
+@pytest.mark.parametrize(("num_layers", "count"), [(4, 112_032), (3, 95_168)])
+def test_parameter_count(num_layers: int, count: int) -> None:
+    encoder, readout = make_parts(32, num_layers)
+    assert sum(p.numel() for m in (encoder, readout) for p in m.parameters()) == count
+
+
+def test_layers_alternate_and_widen() -> None:
+    encoder, _ = make_parts(8, 4)
+    assert [type(layer) for layer in encoder.layers] == [EOPAConv, SGATConv, EOPAConv, SGATConv]
+    assert [layer.in_dim for layer in encoder.layers] == [8, 16, 24, 32]
+    batch = make_batch("torch")
+    feat = torch.randn(len(batch.node_items), 8)
+    out = encoder.eval()(batch, feat)
+    assert out.shape == (len(batch.node_items), 40)
+    torch.testing.assert_close(out[:, -8:], feat)  # [out ; X]: the input stays last
+
+
+def test_readout_matches_per_session_loop() -> None:
+    _, readout = make_parts(8, 2)
+    readout.eval()
+    batch = make_batch("torch")
+    state = torch.randn(len(batch.node_items), 24)
+    x = readout.batch_norm(state)
+    rows, offset = [], 0
+    for count, last in zip(batch.batch_num_nodes.tolist(), batch.last_node.tolist()):
+        nodes = x[offset:offset + count]
+        e = readout.fc_e(torch.sigmoid(readout.fc_u(nodes) + readout.fc_v(x[last]))).squeeze(-1)
+        pooled = readout.fc_out((torch.softmax(e, 0)[:, None] * nodes).sum(0))
+        rows.append(torch.cat([state[last], readout.activation(pooled[None])[0]]))
+        offset += count
+    expected = readout.fc_sr(readout.sr_norm(torch.stack(rows)))
+    torch.testing.assert_close(readout(batch, state), expected, atol=1e-6, rtol=1e-5)
+
+
+def test_gradient_reaches_every_parameter() -> None:
+    encoder, readout = make_parts()
+    batch = make_batch("torch")
+    feat = torch.randn(len(batch.node_items), 8)
+    readout(batch, encoder(batch, feat)).square().sum().backward()
+    named = [*encoder.named_parameters(prefix="encoder"), *readout.named_parameters(prefix="readout")]
+    missing = [name for name, p in named if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing, f"no gradient reaches {missing}"
+
+
+@pytest.mark.parametrize("prefixes", [PREFIXES, [[3], [7], [1], [3]]], ids=["mixed", "no_edges"])
+def test_backends_agree_on_outputs_and_gradients(prefixes: list[list[int]]) -> None:
+    encoder, readout = make_parts()
+    encoder.eval(), readout.eval()
+    feat = torch.randn(len(make_batch("torch", prefixes).node_items), 8)
+    results = []
+    for backend in ("dgl", "torch"):
+        encoder.zero_grad(), readout.zero_grad()
+        batch = make_batch(backend, prefixes)
+        x = feat.clone().requires_grad_()
+        out = readout(batch, encoder(batch, x))
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        grads = [p.grad for m in (encoder, readout) for p in m.parameters()]
+        results.append((out.detach(), x.grad, [None if g is None else g.clone() for g in grads]))
+    (out_d, x_d, g_d), (out_t, x_t, g_t) = results
+    assert out_d.shape == (len(prefixes), 8) and torch.isfinite(out_d).all()
+    torch.testing.assert_close(out_d, out_t, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(x_d, x_t, atol=1e-5, rtol=1e-5)
+    for a, b in zip(g_d, g_t):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_rejects_wrong_widths() -> None:
+    encoder, readout = make_parts(8, 2)
+    batch = make_batch("torch")
+    with pytest.raises(ValueError, match="expected node features"):
+        encoder(batch, torch.zeros(len(batch.node_items), 9))
+    with pytest.raises(ValueError, match="expected node states"):
+        readout(batch, torch.zeros(len(batch.node_items), 8))
