@@ -41,7 +41,8 @@ class SessionModel(nn.Module):
         self.num_items = num_items
         dim = hp.dim
         self.reference = hp.fidelity == "reference" and spec.graph_encoder != "lessr"
-        self.embedding = nn.Embedding(num_items + 1, dim, max_norm=hp.embedding_max_norm)
+        self.embedding = nn.Embedding(num_items + 1, dim)
+        self.max_norm = hp.embedding_max_norm
         self.graph_encoder: nn.Module | None = None
         readout_dim = dim
         if spec.graph_encoder == "gated":
@@ -81,10 +82,20 @@ class SessionModel(nn.Module):
                 nn.init.uniform_(parameter, -bound, bound)
 
     def item_table(self) -> Tensor:
-        """Embeddings of the candidate items ``1..N``, shape (N, d) (renormalised when ``max_norm`` is set)."""
-        if self.embedding.max_norm is not None:
-            return self.embedding(torch.arange(1, self.num_items + 1, device=self.embedding.weight.device))
+        """Embeddings of the candidate items ``1..N``, shape (N, d)."""
         return self.embedding.weight[1:]
+
+    @torch.no_grad()
+    def renormalize_embeddings(self) -> None:
+        """LESSR's ``max_norm``: rows longer than ``max_norm`` are rescaled in place (P15).
+
+        ``nn.Embedding(max_norm=...)`` does this row by row at every lookup, and LESSR looks up the
+        whole catalogue for scoring, so renormalising every row once per forward gives the same
+        numbers, vectorised.
+        """
+        weight = self.embedding.weight
+        norms = weight.norm(dim=1, keepdim=True)
+        weight.mul_(torch.where(norms > self.max_norm, self.max_norm / (norms + 1e-7), torch.ones_like(norms)))
 
     def encode(self, batch: SessionBatch) -> tuple[Tensor, Tensor, Tensor | None]:
         """Node states (N, D), click-sequence states (B, L, d) zero at padded clicks, and, in reference
@@ -111,6 +122,8 @@ class SessionModel(nn.Module):
         return node_state, seq_state, pad_state
 
     def forward(self, batch: SessionBatch) -> Tensor:
+        if self.max_norm is not None:
+            self.renormalize_embeddings()
         node_state, seq_state, pad_state = self.encode(batch)
         padding = {}
         if self.reference:
