@@ -8,6 +8,7 @@ import sys
 import click
 
 from cli.ablation import ablation_command
+from cli.data import data_group
 from cli.datasets import datasets_command
 from cli.evaluate import evaluate_command
 from cli.models import models_command
@@ -32,6 +33,7 @@ cli.add_command(train_command)
 cli.add_command(evaluate_command)
 cli.add_command(models_command)
 cli.add_command(ablation_command)
+cli.add_command(data_group)
 
 
 def main() -> None:

@@ -85,6 +85,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 STATS_FILE = "stats.json"
+_OUTPUT_FILES = frozenset({SESSIONS_FILE, TRAIN_FILE, TEST_FILE, STATS_FILE})
 DAY = 86_400  # seconds
 
 
@@ -219,7 +220,7 @@ def prepare(
     start = time.perf_counter()
     protocol = _protocol(dataset)
     fractions = _fractions(protocol, fractions)
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).expanduser().resolve()  # "." has no parent to stage beside
     names = output_names(dataset, fractions)
     flat = not fractions  # Diginetica: the files go straight into out_dir
     targets = [out_dir] if flat else [out_dir / name for name in names]
@@ -229,6 +230,12 @@ def prepare(
         if target.is_dir() and any(target.iterdir()) and not overwrite:
             raise DataError(f"{target}: already exists and is not empty; pass overwrite (--overwrite) "
                             "to replace it")
+        foreign = sorted(p.name for p in target.iterdir() if p.name not in _OUTPUT_FILES) \
+            if target.is_dir() else []
+        if foreign:
+            raise DataError(f"{target}: holds files that are not a prepared dataset ({', '.join(foreign[:5])}"
+                            f"{', ...' if len(foreign) > 5 else ''}); refusing to replace it, choose "
+                            "another --out")
     raw = read_raw(Path(raw_file), protocol.name)
     logger.info("%s: %s clicks read in %.1f s", raw.path, f"{raw.num_clicks:,}", time.perf_counter() - start)
     data = preprocess(raw, protocol)
@@ -299,7 +306,7 @@ def preprocess(raw: RawClicks, protocol: Protocol | None = None) -> Preprocessed
     seen = np.flatnonzero(vocabulary)  # item codes met in train
     item_ids[vocabulary[seen] - 1] = raw.item_ids[seen]
     for step, counts in funnel.items():
-        logger.info("%-24s %12s clicks %11s sessions %9s items", step, f"{counts['clicks']:,}",
+        logger.debug("%-24s %12s clicks %11s sessions %9s items", step, f"{counts['clicks']:,}",
                     f"{counts['sessions']:,}", f"{counts['items']:,}")
     return Preprocessed(protocol, train_sessions, test_sessions, train_dates, test_dates,
                         split_date, item_ids, funnel)

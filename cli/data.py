@@ -1,0 +1,110 @@
+"""`sbrzoo data`: prepare the SR-GNN benchmarks from raw click logs, or download prepared files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+_COLUMNS = {  # stats.json key -> column title
+    "train_sessions": "train sess.",
+    "train_examples": "train ex.",
+    "test_sessions": "test sess.",
+    "test_examples": "test ex.",
+    "clicks": "clicks",
+    "items": "items",
+    "mean_length": "length",
+}
+
+
+@click.group("data", short_help="Prepare or download the benchmark datasets.")
+def data_group() -> None:
+    """Prepare the SR-GNN benchmarks from raw click logs, or download the prepared pickles."""
+
+
+@data_group.command("prepare", short_help="Run the SR-GNN preprocessing on a raw click log.")
+@click.argument("dataset", type=click.Choice(["diginetica", "yoochoose"]))
+@click.option("--raw", "raw_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="train-item-views.csv (Diginetica) or yoochoose-clicks.dat (Yoochoose).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Diginetica: the dataset folder; Yoochoose: the parent of yoochoose1_64/ and yoochoose1_4/.")
+@click.option("--fraction", "fractions", type=click.IntRange(min=2), multiple=True,
+              help="Yoochoose: write the most recent 1/K of the training examples (repeatable; default 64 and 4).")
+@click.option("--overwrite", is_flag=True, help="Replace dataset folders that already exist.")
+@click.option("--json", "as_json", is_flag=True, help="Also print the statistics as JSON on stdout.")
+def prepare_command(*, dataset: str, raw_file: Path, out_dir: Path, fractions: tuple[int, ...],
+                    overwrite: bool, as_json: bool) -> None:
+    """Prepare DATASET (diginetica or yoochoose) from its raw click log, as SR-GNN's preprocess.py does.
+
+    Writes all_train_seq.txt, train.txt, test.txt and stats.json; a folder appears only when
+    complete. The full Yoochoose log (33 million clicks) takes a minute or two and a few GB.
+    """
+    from sbrzoo.console import console
+    from sbrzoo.data.prepare import prepare
+
+    with console.status(f"Preparing {dataset} from {raw_file} ..."):
+        result = prepare(dataset, raw_file, out_dir, fractions=fractions or None, overwrite=overwrite)
+    console.print(_stats_table(result))
+    first = result.outputs[0]
+    console.print(f"Next: sbrzoo train --model srgnn --dataset {first.name} --data-dir {first.folder}")
+    if as_json:
+        click.echo(json.dumps({output.name: output.stats for output in result.outputs}, indent=2))
+
+
+@data_group.command("download", short_help="Download and verify prepared benchmark files.")
+@click.argument("name")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Cache folder (default: $SBRZOO_CACHE_DIR, else ~/.cache/sbrzoo/datasets).")
+@click.option("--mirror", default=None,
+              help="Base URL laid out as <mirror>/<name>/<file> (default: $SBRZOO_MIRROR, else the registry's).")
+@click.option("--force", is_flag=True, help="Download again even the files already verified in the cache.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="Seconds to wait for the server.")
+def download_command(*, name: str, cache_dir: Path | None, mirror: str | None, force: bool, timeout: float) -> None:
+    """Download the prepared files of NAME (diginetica, yoochoose1_64) and check their sha256.
+
+    Prints the dataset folder on stdout. A file whose checksum differs is deleted and the command
+    fails; an interrupted download leaves nothing in the cache.
+    """
+    from rich.table import Table
+
+    from sbrzoo.console import console
+    from sbrzoo.data.download import download_dataset
+
+    result = download_dataset(name, cache_dir=cache_dir, mirror=mirror, force=force, timeout=timeout)
+    table = Table(title=f"{result.name} from {result.mirror}")
+    table.add_column("file")
+    table.add_column("bytes", justify="right")
+    table.add_column("sha256")
+    for path, status in result.files:
+        table.add_row(str(path), f"{path.stat().st_size:,}", f"verified ({status})")
+    console.print(table)
+    console.print(f"Next: sbrzoo train --model srgnn --dataset {result.name} --data-dir {result.folder}")
+    click.echo(str(result.folder))
+
+
+def _stats_table(result: Any) -> Any:  # noqa: ANN401 - PrepareResult -> rich Table, imported lazily
+    """One row per dataset folder written; the preprocessing funnel and the folders as caption."""
+    from rich import box
+    from rich.table import Table
+
+    first = result.outputs[0].stats
+    funnel = first["funnel"]
+    steps = (f"raw {funnel['raw']['clicks']:,} -> {funnel['without_short_sessions']['clicks']:,} "
+             f"without 1-click sessions -> {funnel['without_rare_items']['clicks']:,} without rare items "
+             f"-> train {funnel['train']['clicks']:,} + test {funnel['test']['clicks']:,}")
+    folders = "; ".join(f"{output.name}: {output.folder}" for output in result.outputs)
+    table = Table(title=f"Prepared from {result.raw_file.name} in {result.seconds:.1f} s",
+                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+                  caption=f"clicks: {steps}; split at {first['split_date']} (test: last "
+                          f"{first['test_days']} day(s)); length = clicks per train session. {folders}")
+    table.add_column("dataset", no_wrap=True)
+    for title in _COLUMNS.values():
+        table.add_column(title, justify="right")
+    for output in result.outputs:
+        cells = [f"{output.stats[key]:,}" if isinstance(output.stats[key], int) else f"{output.stats[key]:.2f}"
+                 for key in _COLUMNS]
+        table.add_row(output.name, *cells)
+    return table
