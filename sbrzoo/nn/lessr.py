@@ -62,7 +62,8 @@ class LessrReadout(nn.Module):
 
     .. math::
         \tilde X &= \mathrm{Dropout}_p(\mathrm{BN}(X)), \quad
-        \alpha_i = \operatorname{softmax}_{i \in g}\big(w_e^\top \sigma(W_u \tilde X_i + W_v \tilde X_\ell + b_v)\big) \\
+        \alpha_i = \operatorname{softmax}_{i \in g}
+            \big(w_e^\top \sigma(W_u \tilde X_i + W_v \tilde X_\ell + b_v)\big) \\
         s_g &= \mathrm{PReLU}\Big(W_{out} \sum_{i \in g} \alpha_i \tilde X_i\Big), \quad
         z = W_{sr}\, \mathrm{Dropout}_p\big(\mathrm{BN}([X_\ell ; s_g])\big)
 

@@ -76,5 +76,6 @@ def test_batch_without_edges_uses_the_self_term_only(backend: str) -> None:
 
 
 def test_rejects_wrong_width() -> None:
+    batch = make_batch("torch")
     with pytest.raises(ValueError, match="expected node features"):
-        EOPAConv(6, 4)(make_batch("torch").graphs["eop"], torch.zeros(len(make_batch("torch").node_items), 5))
+        EOPAConv(6, 4)(batch.graphs["eop"], torch.zeros(len(batch.node_items), 5))
