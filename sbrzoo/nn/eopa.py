@@ -47,8 +47,30 @@ class EOPAConv(nn.Module):
         self.fc_self = nn.Linear(in_dim, out_dim, bias=False)
         self.fc_neigh = nn.Linear(in_dim, out_dim, bias=False)
         self.activation = nn.PReLU(out_dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch defaults (MODELS.md §3.6): Linear ``U(±1/sqrt(in_dim))``, GRU ``U(±1/sqrt(in_dim))``,
+        BatchNorm ``γ = 1, β = 0`` with fresh running statistics, PReLU slope 0.25 per channel."""
+        for module in (self.batch_norm, self.gru, self.fc_self, self.fc_neigh, self.activation):
+            module.reset_parameters()
 
     def forward(self, graph: Any, feat: Tensor) -> Tensor:
+        """Aggregate each node's in-neighbours in edge-id order.
+
+        Args:
+            graph: Batched EOP multigraph (DGL or :class:`~sbrzoo.graph.torch_graph.TorchGraph`).
+            feat: Node features.
+
+        Returns:
+            The new node features; nodes without in-edges get ``PReLU(W_self X̂_v)``.
+
+        Raises:
+            ValueError: ``feat`` is not (N, in_dim).
+
+        Shapes:
+            feat: (N, in_dim) -> (N, out_dim)
+        """
         if feat.dim() != 2 or feat.shape[1] != self.in_dim:
             raise ValueError(f"expected node features of shape (N, {self.in_dim}), got {tuple(feat.shape)}")
         normed = self.batch_norm(feat)

@@ -34,17 +34,45 @@ class LessrEncoder(nn.Module):
 
     def __init__(self, dim: int, num_layers: int, *, dropout: float = 0.0) -> None:
         super().__init__()
-        if num_layers < 0:
-            raise ValueError(f"num_layers must be >= 0, got {num_layers}")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
         self.dim = dim
         self.num_layers = num_layers
         self.layers = nn.ModuleList(
             (EOPAConv if k % 2 == 0 else SGATConv)(dim * (k + 1), dim, dropout=dropout) for k in range(num_layers)
         )
 
+    @property
+    def graph_kinds(self) -> tuple[str, ...]:
+        """Graph kinds the collator must build: ``("eop",)`` for one layer, else ``("eop", "shortcut")``."""
+        return ("eop",) if self.num_layers == 1 else ("eop", "shortcut")
+
+    def reset_parameters(self) -> None:
+        """PyTorch defaults for every layer (MODELS.md §3.6)."""
+        for layer in self.layers:
+            layer.reset_parameters()
+
     def forward(self, batch: SessionBatch, feat: Tensor) -> Tensor:
+        """Run the layers, each on its graph, concatenating ``[out ; X]`` after every layer.
+
+        Args:
+            batch: The batch; ``batch.graphs`` must hold every kind of :attr:`graph_kinds`.
+            feat: Node embeddings.
+
+        Returns:
+            The node states, the newest layer's output first and ``feat`` last.
+
+        Raises:
+            ValueError: ``feat`` is not (N, d) or a graph kind is missing from the batch.
+
+        Shapes:
+            feat: (N, d) -> (N, d(K+1))
+        """
         if feat.dim() != 2 or feat.shape[1] != self.dim:
             raise ValueError(f"expected node features of shape (N, {self.dim}), got {tuple(feat.shape)}")
+        missing = [kind for kind in self.graph_kinds if kind not in batch.graphs]
+        if missing:
+            raise ValueError(f"the batch has no {missing} graph; collate with graph_kinds={self.graph_kinds}")
         for k, layer in enumerate(self.layers):
             graph = batch.graphs["eop" if k % 2 == 0 else "shortcut"]
             feat = torch.cat([layer(graph, feat), feat], dim=1)
@@ -93,9 +121,33 @@ class LessrReadout(nn.Module):
         self.sr_norm = nn.BatchNorm1d(in_dim + dim)
         self.sr_drop = nn.Dropout(dropout)
         self.fc_sr = nn.Linear(in_dim + dim, dim, bias=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch defaults (MODELS.md §3.6): Linear ``U(±1/sqrt(fan_in))``, BatchNorm ``γ = 1, β = 0``
+        with fresh running statistics, PReLU slope 0.25 per channel."""
+        for module in (self.batch_norm, self.fc_u, self.fc_v, self.fc_e, self.fc_out, self.activation,
+                       self.sr_norm, self.fc_sr):
+            if module is not None:
+                module.reset_parameters()
 
     def forward(self, batch: SessionBatch, node_state: Tensor, seq_state: Tensor | None = None) -> Tensor:
-        """``seq_state`` is unused; it is part of the readout signature every model shares."""
+        """Pool each session's nodes with attention to its last node and project ``[X_ℓ ; s_g]``.
+
+        Args:
+            batch: The batch; its ``"eop"`` graph groups the nodes by session.
+            node_state: Node states from the encoder.
+            seq_state: Unused; part of the readout signature every model shares.
+
+        Returns:
+            One vector per session.
+
+        Raises:
+            ValueError: ``node_state`` is not (N, in_dim).
+
+        Shapes:
+            node_state: (N, in_dim) -> (B, dim)
+        """
         if node_state.dim() != 2 or node_state.shape[1] != self.in_dim:
             raise ValueError(
                 f"expected node states of shape (N, {self.in_dim}), got {tuple(node_state.shape)}"

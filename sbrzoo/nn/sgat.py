@@ -49,8 +49,30 @@ class SGATConv(nn.Module):
         self.fc_v = nn.Linear(in_dim, out_dim, bias=False)
         self.fc_e = nn.Linear(out_dim, 1, bias=False)
         self.activation = nn.PReLU(out_dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch defaults (MODELS.md §3.6): Linear weights and ``b_q`` ``U(±1/sqrt(fan_in))``,
+        BatchNorm ``γ = 1, β = 0`` with fresh running statistics, PReLU slope 0.25 per channel."""
+        for module in (self.batch_norm, self.fc_q, self.fc_k, self.fc_v, self.fc_e, self.activation):
+            module.reset_parameters()
 
     def forward(self, graph: Any, feat: Tensor) -> Tensor:
+        """Attend over each node's in-edges of the shortcut graph.
+
+        Args:
+            graph: Batched shortcut graph (DGL or :class:`~sbrzoo.graph.torch_graph.TorchGraph`).
+            feat: Node features.
+
+        Returns:
+            The new node features.
+
+        Raises:
+            ValueError: ``feat`` is not (N, in_dim).
+
+        Shapes:
+            feat: (N, in_dim) -> (N, out_dim)
+        """
         out, _ = self.attend(graph, feat)
         return out
 
