@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import http.client
 import json
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sbrzoo.errors import DataError, unknown_name
+from sbrzoo.errors import DataError, UnknownNameError
 from sbrzoo.paths import PROJECT_ROOT
 
 __all__ = [
@@ -197,8 +198,7 @@ def download_dataset(
     """
     registry = registry or load_registry()
     if name not in registry.datasets:
-        raise unknown_name("downloadable dataset", name, registry.datasets,
-                           hint="the others are made from raw logs: sbrzoo data prepare")
+        raise _not_downloadable(name, registry)
     dataset = registry.datasets[name]
     base = resolve_mirror(mirror, registry)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -305,6 +305,18 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _not_downloadable(name: str, registry: DownloadRegistry) -> UnknownNameError:
+    """The error for a name outside the registry, pointing to ``sbrzoo data prepare`` when useful."""
+    message = f"{name!r} cannot be downloaded (downloadable: {', '.join(sorted(registry.datasets))})"
+    close = difflib.get_close_matches(name, list(registry.datasets), n=1)
+    if name.startswith("yoochoose"):
+        message += ("; make it from the raw log: sbrzoo data prepare yoochoose --raw "
+                    "yoochoose-clicks.dat --out DIR")
+    elif close:
+        message += f"; did you mean {close[0]!r}?"
+    return UnknownNameError(message)
 
 
 def _check_entry(remote: RemoteFile, name: str) -> None:

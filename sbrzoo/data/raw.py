@@ -121,16 +121,16 @@ def read_diginetica(path: Path) -> RawClicks:
     header = _diginetica_header(path)
     labels = [f"{i}:{name}" for i, name in enumerate(header)]  # unique, even for repeated names
     names = {labels[position]: column for column, position in _diginetica_positions(path, header).items()}
-    dtype = {label: _DIGINETICA_DTYPES[column] for label, column in names.items()}
-    try:
-        frame = pd.read_csv(path, sep=_DIGINETICA_SEP, header=0, names=labels, usecols=list(names), dtype=dtype,
+    dtype = {label: _DIGINETICA_DTYPES[names[label]] if label in names else "category" for label in labels}
+    try:  # all columns are read, so that a row with too many fields is an error (usecols hides it)
+        frame = pd.read_csv(path, sep=_DIGINETICA_SEP, header=0, names=labels, dtype=dtype,
                             quoting=csv.QUOTE_NONE, keep_default_na=False, na_values=[""],
                             engine="c")
     except (ValueError, pd.errors.ParserError) as error:
         raise diagnose(path, "diginetica", error) from None
-    frame = frame.rename(columns=names)
+    frame = frame[list(names)].rename(columns=names)
     if frame.empty:
-        raise DataError(f"{path}: no clicks after the header line")
+        raise DataError(f"{path}, line 2: no clicks after the header line")
     items = frame["item"]
     if items.isna().any():
         raise diagnose(path, "diginetica")
@@ -170,13 +170,13 @@ def read_yoochoose(path: Path, *, chunk_rows: int = _CHUNK_ROWS) -> RawClicks:
     filled = 0
     try:
         for chunk in _yoochoose_chunks(path, chunk_rows):
-            seconds = _iso_seconds(chunk["timestamp"].to_numpy())  # (rows,) datetime64[s] or None
-            if seconds is None or np.isnat(seconds).any():
+            seconds = _iso_seconds(chunk["timestamp"].to_numpy())  # (rows,) int64 or None
+            if seconds is None:
                 raise diagnose(path, "yoochoose")
             rows = slice(filled, filled + len(chunk))
             sessions[rows] = chunk["session"].to_numpy(np.int64)
             items[rows] = chunk["item"].to_numpy(np.int64)
-            times[rows] = seconds.astype(np.int64)
+            times[rows] = seconds
             filled += len(chunk)
     except (ValueError, pd.errors.ParserError) as error:
         raise diagnose(path, "yoochoose", error) from None
@@ -321,11 +321,15 @@ def _yoochoose_layout() -> str:
 
 
 def _yoochoose_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """Chunks of columns session (int64), timestamp (fixed-width bytes), item (int64)."""
-    dtype = {"session": "int64", "timestamp": np.dtype(f"S{_TIMESTAMP_WIDTH}"), "item": "int64"}
+    """Chunks of columns session (int64), timestamp (fixed-width bytes), item (int64), category.
+
+    The category is read too (truncated to one byte, unused) so that a row with too many fields is
+    an error: ``usecols`` would drop the extra fields silently.
+    """
+    dtype = {"session": "int64", "timestamp": np.dtype(f"S{_TIMESTAMP_WIDTH}"), "item": "int64",
+             "category": np.dtype("S1")}
     yield from pd.read_csv(path, sep=_YOOCHOOSE_SEP, header=None, names=list(YOOCHOOSE_COLUMNS),
-                           usecols=[0, 1, 2], dtype=dtype, quoting=csv.QUOTE_NONE,
-                           chunksize=chunk_rows, engine="c")
+                           dtype=dtype, quoting=csv.QUOTE_NONE, chunksize=chunk_rows, engine="c")
 
 
 def _count_lines(path: Path) -> int:
@@ -339,25 +343,51 @@ def _count_lines(path: Path) -> int:
 
 
 def _iso_seconds(timestamps: np.ndarray) -> np.ndarray | None:
-    """Parse the first 19 characters of fixed-width timestamps, or None when one is not shaped
-    ``YYYY-MM-DDTHH:MM:SS`` (vectorised; numpy's parser alone would also take a bare date).
+    """Epoch seconds of fixed-width ``YYYY-MM-DDTHH:MM:SS...`` timestamps, from their digits.
 
-    Raises:
-        ValueError: a well-shaped timestamp is not a valid time (month 13, ...).
+    Vectorised integer arithmetic (no string parsing: numpy 1.26 crashes when casting an invalid
+    date string to datetime64).
+
+    Returns:
+        int64 seconds (naive time read as UTC), or None when a timestamp is not so shaped or is
+        not a valid time (month 13, April 31, minute 60, ...).
     """
     if timestamps.dtype.kind != "S":
         return None
     chars = timestamps.view(np.uint8).reshape(len(timestamps), -1)[:, :_SECOND]  # (rows, 19)
     if chars.shape[1] < _SECOND:
         return None
-    punctuation = {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":"}
-    for position, char in punctuation.items():
+    for position, char in {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":"}.items():
         if not (chars[:, position] == ord(char)).all():
             return None
-    digits = np.delete(chars, list(punctuation), axis=1)
-    if not ((digits >= ord("0")) & (digits <= ord("9"))).all():
+    digits = chars - np.uint8(ord("0"))  # uint8: a character below "0" wraps above 9
+
+    def number(first: int, last: int) -> np.ndarray:
+        value = np.zeros(len(digits), dtype=np.int64)
+        for column in range(first, last):
+            digit = digits[:, column]
+            if (digit > 9).any():
+                raise _NotATime
+            value = value * 10 + digit
+        return value
+
+    try:
+        year, month, day = number(0, 4), number(5, 7), number(8, 10)
+        hour, minute, second = number(11, 13), number(14, 16), number(17, 19)
+    except _NotATime:
         return None
-    return np.ascontiguousarray(chars).view(f"S{_SECOND}")[:, 0].astype("datetime64[s]")
+    if ((month < 1) | (month > 12) | (hour > 23) | (minute > 59) | (second > 59) | (day < 1)).any():
+        return None
+    months = (year - 1970) * 12 + month - 1  # months since 1970-01
+    first_day = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    next_first = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    if (day > next_first - first_day).any():
+        return None
+    return (first_day + day - 1) * 86_400 + hour * 3_600 + minute * 60 + second
+
+
+class _NotATime(Exception):
+    """A timestamp field holds a non-digit."""
 
 
 def _factorize(values: np.ndarray | pd.Series) -> tuple[np.ndarray, np.ndarray]:
