@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--num-items", type=int, default=5000)
     args = parser.parse_args()
+    torch.backends.cudnn.allow_tf32 = False  # cuDNN's GRU (LESSR) would otherwise round to TF32
+    torch.backends.cuda.matmul.allow_tf32 = False
     rng = np.random.default_rng(0)
     prefixes = [rng.integers(1, args.num_items + 1, size=rng.integers(1, 30)).tolist() for _ in range(64)]
     examples = Examples.from_lists(prefixes, rng.integers(1, args.num_items + 1, size=64).tolist())
@@ -36,7 +38,9 @@ def main() -> None:
         if not spec.trainable:
             continue
         torch.manual_seed(0)
-        model = create_model(name, args.num_items, resolve_hyperparameters(spec.family, "diginetica")).eval()
+        # train mode with dropout off: deterministic, and cuDNN's GRU only runs backward in train mode
+        hp = resolve_hyperparameters(spec.family, "diginetica", {"dropout": 0.0})
+        model = create_model(name, args.num_items, hp).train()
         batch = SessionCollator(examples, args.num_items, spec.graph_kinds, "torch")(range(64))
         results = []
         for device in ("cpu", args.device):

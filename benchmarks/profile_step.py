@@ -1,0 +1,83 @@
+"""Where the time of a training step goes: a torch-profiler summary for one model.
+
+    PYTHONPATH=. python benchmarks/profile_step.py --model tagnnpp --device cuda --data-dir DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sbrzoo.data.collate import SessionCollator  # noqa: E402
+from sbrzoo.data.registry import load_dataset  # noqa: E402
+from sbrzoo.loader import batch_indices  # noqa: E402
+from sbrzoo.models import create_model, get_spec  # noqa: E402
+from sbrzoo.presets import resolve_hyperparameters  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="tagnnpp")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--rows", type=int, default=15)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    dataset = load_dataset(None if data_dir else "synthetic", data_dir=data_dir, valid_split="none")
+    spec = get_spec(args.model)
+    hp = resolve_hyperparameters(spec.family, "diginetica" if data_dir else "synthetic")
+    model = create_model(args.model, dataset.num_items, hp).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=hp.lr)
+    collator = SessionCollator(dataset.train, dataset.num_items, spec.graph_kinds, "torch")
+    batches = batch_indices(len(dataset.train), hp.batch_size, shuffle_seed=[0, 0])[: args.steps + 5]
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    phases = {"collate": 0.0, "copy": 0.0, "forward+backward": 0.0, "optimizer": 0.0}
+
+    def step(indices, timed: bool) -> None:  # noqa: ANN001
+        marks = [time.perf_counter()]
+        batch = collator(indices)
+        marks.append(time.perf_counter())
+        batch = batch.to(device)
+        sync()
+        marks.append(time.perf_counter())
+        loss = model.loss(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        sync()
+        marks.append(time.perf_counter())
+        optimizer.step()
+        sync()
+        marks.append(time.perf_counter())
+        if timed:
+            for name, start, end in zip(phases, marks, marks[1:]):
+                phases[name] += end - start
+
+    for indices in batches[:5]:
+        step(indices, timed=False)
+    for indices in batches[5:]:
+        step(indices, timed=True)
+    total = sum(phases.values())
+    print(f"{args.model} on {device} (batch {hp.batch_size}), {args.steps} synchronised steps: "
+          f"{1000 * total / args.steps:.2f} ms/step")
+    for name, seconds in phases.items():
+        print(f"  {name:18s} {1000 * seconds / args.steps:7.2f} ms  ({100 * seconds / total:4.1f}%)")
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as profiler:
+        for indices in batches[5:]:
+            step(indices, timed=False)
+    sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print(profiler.key_averages().table(sort_by=sort, row_limit=args.rows))
+
+
+if __name__ == "__main__":
+    main()
