@@ -34,7 +34,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from sbrzoo.data.registry import load_dataset
     from sbrzoo.evaluator import evaluate
     from sbrzoo.graph import resolve_backend
-    from sbrzoo.loader import batch_indices, make_loader
+    from sbrzoo.loader import batch_indices, make_loader, prefetch_in_thread
     from sbrzoo.models import create_model, get_spec
     from sbrzoo.presets import resolve_hyperparameters
     from sbrzoo.trainer import build_optimizer
@@ -66,8 +66,11 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
         batches = batches[: args.warmup + args.train_batches]
         model.train()
         timed_examples, started = 0, None
-        for step, batch in enumerate(make_loader(dataset.train, dataset.num_items, spec.graph_kinds, backend,
-                                                 batches, num_workers=args.num_workers, pin_memory=pin)):
+        loader = make_loader(dataset.train, dataset.num_items, spec.graph_kinds, backend, batches,
+                             num_workers=args.num_workers, pin_memory=pin)
+        if pin and args.num_workers == 0:
+            loader = prefetch_in_thread(loader)  # as the trainer does on a GPU
+        for step, batch in enumerate(loader):
             if step == args.warmup:
                 sync()
                 started = time.perf_counter()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 from torch.utils.data import DataLoader
@@ -10,7 +13,9 @@ from torch.utils.data import DataLoader
 from sbrzoo.data.collate import SessionCollator
 from sbrzoo.data.examples import Examples
 
-__all__ = ["batch_indices", "make_loader"]
+__all__ = ["batch_indices", "make_loader", "prefetch_in_thread"]
+
+T = TypeVar("T")
 
 
 def batch_indices(num_examples: int, batch_size: int, *, shuffle_seed: Sequence[int] | None = None) -> list[np.ndarray]:
@@ -48,3 +53,27 @@ def make_loader(
         pin_memory=pin_memory,
         persistent_workers=False,
     )
+
+
+def prefetch_in_thread(batches: Iterable[T], depth: int = 3) -> Iterator[T]:
+    """Build the next batches in a background thread while the caller computes.
+
+    Collation is torch work that releases the GIL, so on a GPU it overlaps with the step; unlike
+    DataLoader workers, nothing is pickled between processes. Exceptions are re-raised in the caller.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    finished = object()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                buffer.put(batch)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer
+            buffer.put(error)
+        buffer.put(finished)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := buffer.get()) is not finished:
+        if isinstance(item, BaseException):
+            raise item
+        yield item

@@ -75,7 +75,7 @@ def build_graph(
     elif backend == "torch":
         from sbrzoo.graph.torch_graph import TorchGraph
 
-        graph = TorchGraph(src, dst, batch_num_nodes, batch_num_edges)
+        graph = TorchGraph(src, dst, batch_num_nodes, batch_num_edges, num_nodes=num_nodes)
     else:
         raise unknown_name("graph backend", backend, BACKENDS)
     for key, value in (edata or {}).items():

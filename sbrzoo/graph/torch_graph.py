@@ -17,13 +17,16 @@ class TorchGraph:
         batch_num_nodes, batch_num_edges: (B,) int64 counts per graph.
     """
 
-    def __init__(self, src: Tensor, dst: Tensor, batch_num_nodes: Tensor, batch_num_edges: Tensor) -> None:
+    def __init__(self, src: Tensor, dst: Tensor, batch_num_nodes: Tensor, batch_num_edges: Tensor,
+                 num_nodes: int | None = None) -> None:
         self.src = src
         self.dst = dst
         self._batch_num_nodes = batch_num_nodes
         self._batch_num_edges = batch_num_edges
         self.edata: dict[str, Tensor] = {}
         self._node_graph: Tensor | None = None
+        # kept as a Python int so that moving the graph to a GPU adds no host sync per operation
+        self._num_nodes = int(batch_num_nodes.sum()) if num_nodes is None else num_nodes
 
     @property
     def device(self) -> torch.device:
@@ -34,7 +37,7 @@ class TorchGraph:
         return len(self._batch_num_nodes)
 
     def num_nodes(self) -> int:
-        return int(self._batch_num_nodes.sum())
+        return self._num_nodes
 
     def num_edges(self) -> int:
         return len(self.src)
@@ -61,7 +64,8 @@ class TorchGraph:
         """A copy on ``device`` (edge data included)."""
         moved = TorchGraph(
             *(t.to(device, non_blocking=non_blocking) for t in
-              (self.src, self.dst, self._batch_num_nodes, self._batch_num_edges))
+              (self.src, self.dst, self._batch_num_nodes, self._batch_num_edges)),
+            num_nodes=self._num_nodes,
         )
         moved.edata = {k: v.to(device, non_blocking=non_blocking) for k, v in self.edata.items()}
         return moved
@@ -69,7 +73,8 @@ class TorchGraph:
     def pin_memory(self) -> TorchGraph:
         """A copy in pinned host memory, for asynchronous copies to the GPU."""
         pinned = TorchGraph(*(t.pin_memory() for t in
-                              (self.src, self.dst, self._batch_num_nodes, self._batch_num_edges)))
+                              (self.src, self.dst, self._batch_num_nodes, self._batch_num_edges)),
+                            num_nodes=self._num_nodes)
         pinned.edata = {k: v.pin_memory() for k, v in self.edata.items()}
         return pinned
 

@@ -114,7 +114,9 @@ class SessionModel(nn.Module):
                 node_state, batch.batch_num_nodes, pad_state, batch.extras["padding_slots"] > 0
             )
         mask = batch.mask
-        seq_state = node_state[batch.seq_nodes.clamp(min=0)] * mask.unsqueeze(-1)
+        # index_select: its backward is a plain index_add (advanced indexing sorts on CUDA)
+        positions = batch.seq_nodes.clamp(min=0).flatten()
+        seq_state = node_state.index_select(0, positions).view(*mask.shape, -1) * mask.unsqueeze(-1)
         if self.positional is not None:
             seq_state = self.positional(seq_state)
         if isinstance(self.transformer, TransformerBlock):
