@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+__all__ = ["data_group"]
+
 _COLUMNS = {  # stats.json key -> column title
     "train_sessions": "train sess.",
     "train_examples": "train ex.",

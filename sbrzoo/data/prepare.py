@@ -497,11 +497,16 @@ _CHUNK_INTS = 1 << 22
 def encode_int_lists(items: np.ndarray, offsets: np.ndarray) -> bytes:
     """Pickle opcodes that push one list per CSR row: ``items[offsets[k]:offsets[k + 1]]``.
 
-    Vectorised; the bytes, placed between ``EMPTY_LIST MARK`` and ``APPENDS``, make a list of int
-    lists (see :func:`encode_int_lists` callers). Ids must fit in a signed 32-bit int.
+    Vectorised. Placed between ``EMPTY_LIST MARK`` and ``APPENDS`` (as :func:`_dump_lists` does),
+    the bytes make a list of int lists; ``pickle.loads`` gives the very objects ``pickle.dumps`` of
+    those lists would. Ids must fit in a signed 32-bit int.
 
     Shapes:
-        items: (total,) int; offsets: (rows + 1,) int, starting at 0 -> ``3·rows + 5·total`` bytes
+        items: (total,) int; offsets: (rows + 1,) int, relative to ``offsets[0]`` ->
+        ``3·rows + 5·total`` bytes
+
+    Raises:
+        DataError: an id does not fit in 32 bits.
     """
     items = np.asarray(items, dtype=np.int64)
     offsets = np.asarray(offsets, dtype=np.int64) - offsets[0]
