@@ -11,24 +11,62 @@ from sbrzoo.nn.eopa import EOPAConv
 from sbrzoo.nn.lessr import LessrEncoder, LessrReadout
 from sbrzoo.nn.sgat import SGATConv
 
-PREFIXES = [[5, 3, 7, 3, 9], [2, 2, 6], [4], [1, 8, 1, 8, 1, 3, 8], [6, 6, 6, 6], [9, 1]]
+PREFIXES = [[5, 3, 7, 3, 9], [2, 2, 6], [4], [1, 8, 1, 8, 1, 3, 8], [6, 6, 6, 6], [9, 1], [7, 3, 5, 3]]
 
 
-def make_batch(backend: str, prefixes: list[list[int]] = PREFIXES):
+def random_prefixes(num_sessions: int, seed: int) -> list[list[int]]:
+    gen = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, 21, (num_sessions,), generator=gen).tolist()
+    return [torch.randint(1, 10, (n,), generator=gen).tolist() for n in lengths]
+
+
+def make_batch(backend: str, prefixes: list[list[int]] = PREFIXES, kinds=("eop", "shortcut")):
     examples = Examples.from_lists(prefixes, [1] * len(prefixes))
-    return SessionCollator(examples, 9, ("eop", "shortcut"), backend)(range(len(prefixes)))
+    return SessionCollator(examples, 9, kinds, backend)(range(len(prefixes)))
 
 
-def make_parts(dim: int = 8, num_layers: int = 4, seed: int = 0) -> tuple[LessrEncoder, LessrReadout]:
+def make_parts(
+    dim: int = 8, num_layers: int = 4, seed: int = 0, dropout: float = 0.2
+) -> tuple[LessrEncoder, LessrReadout]:
     torch.manual_seed(seed)
-    return (LessrEncoder(dim, num_layers, dropout=0.2),
-            LessrReadout(dim, dim * (num_layers + 1), dropout=0.2))
+    return (LessrEncoder(dim, num_layers, dropout=dropout),
+            LessrReadout(dim, dim * (num_layers + 1), dropout=dropout))
 
 
 @pytest.mark.parametrize(("num_layers", "count"), [(4, 112_032), (3, 95_168)])
 def test_parameter_count(num_layers: int, count: int) -> None:
     encoder, readout = make_parts(32, num_layers)
     assert sum(p.numel() for m in (encoder, readout) for p in m.parameters()) == count
+
+
+def test_parameter_count_by_part() -> None:
+    """d = 32, K = 4 (MODELS.md §3.5): EOPA 2D + 3D(2D) + 3D + 2dD + d, SGAT 2D + 3dD + 2d, readout."""
+    encoder, readout = make_parts(32, 4)
+
+    def eopa(width: int) -> int:
+        return 2 * width + 6 * width * width + 6 * width + 2 * 32 * width + 32
+
+    def sgat(width: int) -> int:
+        return 2 * width + 3 * 32 * width + 32 + 32 + 32
+
+    counts = [sum(p.numel() for p in layer.parameters()) for layer in encoder.layers]
+    assert counts == [eopa(32), sgat(64), eopa(96), sgat(128)]
+    # BN 2*160, W_u, W_v (+ b_v), w_e, W_out, PReLU, BN 2*192, W_sr
+    assert sum(p.numel() for p in readout.parameters()) == (
+        320 + 3 * 32 * 160 + 32 + 32 + 32 + 384 + 32 * 192
+    )
+
+
+def test_graph_kinds() -> None:
+    assert LessrEncoder(8, 1).graph_kinds == ("eop",)
+    assert LessrEncoder(8, 2).graph_kinds == LessrEncoder(8, 4).graph_kinds == ("eop", "shortcut")
+
+
+def test_one_layer_needs_only_the_eop_graph() -> None:
+    encoder, readout = make_parts(8, 1)
+    batch = make_batch("torch", kinds=encoder.graph_kinds)
+    out = readout(batch, encoder(batch, torch.randn(len(batch.node_items), 8)))
+    assert out.shape == (len(PREFIXES), 8) and torch.isfinite(out).all()
 
 
 def test_layers_alternate_and_widen() -> None:
@@ -69,10 +107,16 @@ def test_gradient_reaches_every_parameter() -> None:
     assert not missing, f"no gradient reaches {missing}"
 
 
-@pytest.mark.parametrize("prefixes", [PREFIXES, [[3], [7], [1], [3]]], ids=["mixed", "no_edges"])
-def test_backends_agree_on_outputs_and_gradients(prefixes: list[list[int]]) -> None:
-    encoder, readout = make_parts()
-    encoder.eval(), readout.eval()
+@pytest.mark.parametrize(
+    ("prefixes", "train"),
+    [(PREFIXES, False), (PREFIXES + random_prefixes(40, seed=5), False),
+     (PREFIXES + random_prefixes(40, seed=5), True), ([[3], [7], [1], [3]], False)],
+    ids=["mixed", "random", "random_train", "no_edges"],
+)
+def test_backends_agree_on_outputs_and_gradients(prefixes: list[list[int]], train: bool) -> None:
+    """Eval mode with dropout, or training mode (batch statistics) with dropout 0: no random draws."""
+    encoder, readout = make_parts(dropout=0.0 if train else 0.2)
+    encoder.train(train), readout.train(train)
     feat = torch.randn(len(make_batch("torch", prefixes).node_items), 8)
     results = []
     for backend in ("dgl", "torch"):
@@ -91,6 +135,29 @@ def test_backends_agree_on_outputs_and_gradients(prefixes: list[list[int]]) -> N
         assert (a is None) == (b is None)
         if a is not None:
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_reset_parameters_gives_pytorch_defaults() -> None:
+    encoder, readout = make_parts(8, 3)
+    with torch.no_grad():
+        for p in [*encoder.parameters(), *readout.parameters()]:
+            p.fill_(7.0)
+    encoder.reset_parameters(), readout.reset_parameters()
+    for module in [*encoder.modules(), *readout.modules()]:
+        if isinstance(module, torch.nn.PReLU):
+            assert torch.all(module.weight == 0.25)
+        elif isinstance(module, torch.nn.BatchNorm1d):
+            assert torch.all(module.weight == 1) and torch.all(module.bias == 0)
+        elif isinstance(module, torch.nn.Linear):
+            assert module.weight.abs().max() <= module.in_features**-0.5
+
+
+def test_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="num_layers"):
+        LessrEncoder(8, 0)
+    with pytest.raises(ValueError, match="shortcut"):
+        batch = make_batch("torch", kinds=("eop",))
+        LessrEncoder(8, 2)(batch, torch.zeros(len(batch.node_items), 8))
 
 
 def test_rejects_wrong_widths() -> None:
