@@ -218,3 +218,23 @@ def test_custom_registry(tmp_path: Path) -> None:
                                   progress=False)
     assert (result.folder / "a.bin").read_bytes() == b"abc"
     assert REGISTRY_FILE.name == "registry.json" and REGISTRY_FILE.parent.name == "datasets"
+
+
+@pytest.mark.parametrize("failure", ["corrupt", "cut"])
+def test_failures_without_real_data(tmp_path: Path, failure: str) -> None:
+    """The corrupted-file and cut-transfer guarantees on made-up files (runs without ../shared)."""
+    served = tmp_path / "mirror" / "tiny"
+    served.mkdir(parents=True)
+    blobs = {"a.bin": b"a" * 5000, "b.bin": b"b" * 5000}
+    for name, blob in blobs.items():
+        (served / name).write_bytes(blob)
+    files = tuple(RemoteFile(f"tiny/{name}", len(blob), hashlib.sha256(blob).hexdigest()) for name, blob in blobs.items())
+    registry = DownloadRegistry("https://unused.invalid", {"tiny": RemoteDataset("tiny", "", files)})
+    if failure == "corrupt":
+        (served / "b.bin").write_bytes(b"c" * 5000)
+    handler = _CutHandler if failure == "cut" else _QuietHandler
+    with _serve(tmp_path / "mirror", handler) as url, pytest.raises(DataError) as error:
+        download_dataset("tiny", cache_dir=tmp_path / "cache", mirror=url, registry=registry, progress=False,
+                         timeout=10)
+    assert ("sha256" if failure == "corrupt" else "interrupted") in str(error.value)
+    assert not (tmp_path / "cache").exists()

@@ -276,8 +276,16 @@ def _counts_before_filtering(raw_path: Path, fmt: str) -> pd.Series:
     return data[lengths >= 2].groupby("item").size()
 
 
+def _sample(shared_datasets: Path, name: str) -> Path:
+    """A raw sample file, or a skip when the shared folder lacks it."""
+    path = shared_datasets / name
+    if not path.is_file():
+        pytest.skip(f"raw sample {path} not found")
+    return path
+
+
 def test_diginetica_sample_end_to_end(shared_datasets: Path, tmp_path: Path) -> None:
-    raw = shared_datasets / DIGINETICA_SAMPLE
+    raw = _sample(shared_datasets, DIGINETICA_SAMPLE)
     result = prepare("diginetica", raw, tmp_path / "diginetica")
     assert result.seconds < 10
     data = preprocess(read_raw(raw, "diginetica"))
@@ -304,7 +312,7 @@ def test_diginetica_sample_end_to_end(shared_datasets: Path, tmp_path: Path) -> 
 @pytest.fixture(scope="module")
 def yoochoose_dat(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``yoochoose-clicks.dat`` written from the tab-separated 100k sample (train then test file)."""
-    frames = [pd.read_csv(shared_datasets / name, sep="\t") for name in YOOCHOOSE_SAMPLES]
+    frames = [pd.read_csv(_sample(shared_datasets, name), sep="\t") for name in YOOCHOOSE_SAMPLES]
     clicks = pd.concat(frames, ignore_index=True)
     stamps = pd.to_datetime(clicks["Time"], unit="s").dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
     path = tmp_path_factory.mktemp("raw") / "yoochoose-clicks.dat"
