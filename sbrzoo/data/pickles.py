@@ -6,7 +6,6 @@ names any callable (``os.system``, ``builtins.eval``, a class) fails before anyt
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import tempfile
@@ -36,7 +35,7 @@ def load_pickle(path: Path) -> Any:  # noqa: ANN401 - content is validated by th
         raise DataError(f"{path}: file not found")
     try:
         with path.open("rb") as handle:
-            return RestrictedUnpickler(io.BufferedReader(handle)).load()
+            return RestrictedUnpickler(handle).load()
     except pickle.UnpicklingError as error:
         raise DataError(f"{path}: not a safe SR-GNN pickle ({error})") from None
     except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError, MemoryError) as error:

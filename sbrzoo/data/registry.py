@@ -68,9 +68,9 @@ class DatasetInfo:
 
     def how_to_get(self) -> str:
         """How to obtain the files, for messages."""
-        return (f"run SR-GNN's datasets/preprocess.py on the raw click log ({self.raw_url}) "
-                f"and put {SESSIONS_FILE} and {TEST_FILE} in {self.name}/ under "
-                f"${DATA_DIR_ENV} (now {data_root()}), or pass data_dir")
+        return (f"`sbrzoo data download {self.name}` or `sbrzoo data prepare` on the raw click log "
+                f"({self.raw_url}), then put {SESSIONS_FILE} and {TEST_FILE} in {self.name}/ under "
+                f"${DATA_DIR_ENV} (now {data_root()}) or pass --data-dir")
 
 
 _DATASETS: dict[str, DatasetInfo] = {
