@@ -82,7 +82,7 @@ def test_missing_registered_folder_says_where_and_how(
         load_dataset("yoochoose1_64")
     message = str(error.value)
     assert str(tmp_path / "yoochoose1_64") in message and DATA_DIR_ENV in message
-    assert "preprocess.py" in message and "data_dir" in message
+    assert "sbrzoo data download yoochoose1_64" in message and "--data-dir" in message
 
 
 def test_unexpected_counts_of_a_registered_dataset_warn(
