@@ -83,8 +83,12 @@ class EOPAConv(nn.Module):
         Shapes:
             mailbox: (M, D, in_dim); lengths: (M,) -> (M, in_dim)
         """
-        packed = pack_padded_sequence(mailbox, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, last = self.gru(packed)
+        lengths = lengths.cpu()
+        if int(lengths.min()) == mailbox.shape[1]:  # no padding (every DGL degree bucket): skip the packing
+            _, last = self.gru(mailbox)
+        else:
+            packed = pack_padded_sequence(mailbox, lengths, batch_first=True, enforce_sorted=False)
+            _, last = self.gru(packed)
         return last[0]
 
     def extra_repr(self) -> str:
