@@ -11,10 +11,10 @@ import click
 __all__ = ["data_group"]
 
 _COLUMNS = {  # stats.json key -> column title
-    "train_sessions": "train sess.",
-    "train_examples": "train ex.",
-    "test_sessions": "test sess.",
-    "test_examples": "test ex.",
+    "train_sessions": "train\nsessions",
+    "train_examples": "train\nexamples",
+    "test_sessions": "test\nsessions",
+    "test_examples": "test\nexamples",
     "clicks": "clicks",
     "items": "items",
     "mean_length": "length",
@@ -48,7 +48,8 @@ def prepare_command(*, dataset: str, raw_file: Path, out_dir: Path, fractions: t
 
     with console.status(f"Preparing {dataset} from {raw_file} ..."):
         result = prepare(dataset, raw_file, out_dir, fractions=fractions or None, overwrite=overwrite)
-    console.print(_stats_table(result))
+    table = _stats_table(result)
+    console.print(table, width=max(console.width, table.min_width or 0), crop=False)  # never cut a number
     first = result.outputs[0]
     console.print(f"Next: sbrzoo train --model srgnn --dataset {first.name} --data-dir {first.folder}")
     if as_json:
@@ -102,11 +103,14 @@ def _stats_table(result: Any) -> Any:  # noqa: ANN401 - PrepareResult -> rich Ta
                   box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
                   caption=f"clicks: {steps}; split at {first['split_date']} (test: last "
                           f"{first['test_days']} day(s)); length = clicks per train session. {folders}")
-    table.add_column("dataset", no_wrap=True)
-    for title in _COLUMNS.values():
-        table.add_column(title, justify="right")
-    for output in result.outputs:
-        cells = [f"{output.stats[key]:,}" if isinstance(output.stats[key], int) else f"{output.stats[key]:.2f}"
-                 for key in _COLUMNS]
-        table.add_row(output.name, *cells)
+    rows = [[output.name, *(f"{output.stats[key]:,}" if isinstance(output.stats[key], int)
+                            else f"{output.stats[key]:.2f}" for key in _COLUMNS)]
+            for output in result.outputs]
+    titles = ["dataset", *_COLUMNS.values()]
+    widths = [max(*map(len, title.split("\n")), *(len(row[j]) for row in rows)) for j, title in enumerate(titles)]
+    table.min_width = sum(widths) + 2 * (len(widths) - 1)  # one space of padding each side
+    for j, title in enumerate(titles):
+        table.add_column(title, justify="right" if j else "left", no_wrap=True, min_width=widths[j])
+    for row in rows:
+        table.add_row(*row)
     return table
