@@ -8,8 +8,11 @@ import pytest
 import torch
 from conftest import BACKENDS, DEVICE, DIMS, MODES, SIZES, make_batch, run_timed
 
+from sbrzoo.nn.eopa import EOPAConv
 from sbrzoo.nn.gated_graph import GatedGraphConv
+from sbrzoo.nn.lessr import LessrReadout
 from sbrzoo.nn.readout import SoftAttentionReadout
+from sbrzoo.nn.sgat import SGATConv
 from sbrzoo.nn.transformer import TransformerBlock
 
 
@@ -66,4 +69,36 @@ def bench_soft_attention_readout(benchmark, sync, batch_size, profile, dim, mode
     benchmark.group = f"soft-attention-readout-{mode}"
     benchmark.extra_info.update(positions=int(batch.lengths.sum()), backend="torch")
     out = timed_layer(benchmark, sync, mode, lambda: readout(batch, None, seq), readout)
+    assert out.shape == (batch_size, dim)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("layer_name", ["eopa", "sgat"])
+@pytest.mark.parametrize("dim", DIMS)
+@pytest.mark.parametrize(("batch_size", "profile"), SIZES)
+def bench_lessr_layer(benchmark, sync, batch_size, profile, dim, layer_name, backend, mode) -> None:  # noqa: ANN001
+    kind = "eop" if layer_name == "eopa" else "shortcut"
+    batch = make_batch(batch_size, profile, (kind,), backend)
+    graph = batch.graphs[kind]
+    layer = (EOPAConv if layer_name == "eopa" else SGATConv)(dim, dim).to(DEVICE)
+    feat = torch.randn(graph.num_nodes(), dim, device=DEVICE, requires_grad=mode != "fwd")
+    benchmark.group = f"{layer_name}-{mode}"
+    benchmark.extra_info.update(nodes=graph.num_nodes(), edges=graph.num_edges(), backend=backend)
+    out = timed_layer(benchmark, sync, mode, lambda: layer(graph, feat), layer)
+    assert out.shape == (graph.num_nodes(), dim)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dim", DIMS)
+@pytest.mark.parametrize(("batch_size", "profile"), SIZES)
+def bench_lessr_readout(benchmark, sync, batch_size, profile, dim, backend, mode) -> None:  # noqa: ANN001
+    batch = make_batch(batch_size, profile, ("eop",), backend)
+    width = 4 * dim  # input of the readout after 3 layers
+    readout = LessrReadout(dim, width).to(DEVICE)
+    feat = torch.randn(len(batch.node_items), width, device=DEVICE, requires_grad=mode != "fwd")
+    benchmark.group = f"lessr-readout-{mode}"
+    benchmark.extra_info.update(nodes=len(batch.node_items), backend=backend)
+    out = timed_layer(benchmark, sync, mode, lambda: readout(batch, feat), readout)
     assert out.shape == (batch_size, dim)
