@@ -1,7 +1,12 @@
-"""Full-ranking evaluation of a model over a loader of batches, on the model's device."""
+"""Full-ranking evaluation of a model over a loader of :class:`SessionBatch` (MODELS.md §5).
+
+Every item ``1..N`` is ranked for every example; see :mod:`sbrzoo.metrics` for the formulas, the
+tie policy (optimistic rank, pessimistic when it differs) and the NaN policy.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -11,24 +16,40 @@ import torch
 from torch import Tensor, nn
 
 from sbrzoo.data.batch import SessionBatch
-from sbrzoo.metrics import MetricAccumulator, target_ranks
+from sbrzoo.metrics import MetricAccumulator
 
 __all__ = ["MetricReport", "evaluate"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class MetricReport:
-    """Metrics (percent), example count, wall time, tied targets, and every example's rank (CPU)."""
+    """The result of :func:`evaluate`.
+
+    Attributes:
+        metrics: ``"HR@20"``, ``"MRR@20"``, ``"NDCG@20"``, ``"HR@10"``, ... -> mean in percent.
+        num_examples: Examples evaluated.
+        seconds: Wall time of the whole evaluation, the final device sync included.
+        ranks: (num_examples,) CPU int64 optimistic rank of every example, in loader order
+            (for paired tests between models).
+        ties: Examples whose target shares its score with another item.
+    """
 
     metrics: dict[str, float]
     num_examples: int
     seconds: float
-    ties: int
     ranks: Tensor
+    ties: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.metrics, "num_examples": self.num_examples, "seconds": round(self.seconds, 3),
-                "ties": self.ties}
+        """JSON-ready ``{**metrics, "num_examples", "seconds", "ties"}`` (no ranks)."""
+        return {
+            **self.metrics,
+            "num_examples": self.num_examples,
+            "seconds": round(self.seconds, 3),
+            "ties": self.ties,
+        }
 
 
 def evaluate(
@@ -37,28 +58,53 @@ def evaluate(
     *,
     device: torch.device | str = "cpu",
     ks: Sequence[int] = (10, 20),
-    progress: Callable[..., None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> MetricReport:
-    """Rank every target among all items with ``model`` in eval mode, without gradients.
+    """Rank every target among all items with ``model`` in eval mode, under inference mode.
 
-    Scores, ranks and metric sums stay on ``device``; the host syncs once at the end.
+    Each batch is moved to ``device`` (``non_blocking``); logits ``model(batch)`` (B, N), ranks and
+    metric sums stay there, and the host syncs once at the end. The model must already be on
+    ``device``. The train/eval mode of the model and of each of its submodules is restored
+    afterwards, also when an exception escapes.
 
     Args:
-        progress: Called with the number of examples after each batch.
+        model: Maps a :class:`SessionBatch` to (B, N) logits, column ``k`` for item ``k + 1``.
+        loader: Batches with ``targets`` (item ids ``1..N``), in a fixed order.
+        device: Where the batches go and the ranks are computed.
+        ks: Cut-offs ``K`` of HR/MRR/NDCG.
+        progress: Called with the number of examples of each batch after it is added
+            (e.g. a progress bar's ``advance``).
+
+    Returns:
+        A :class:`MetricReport`.
+
+    Raises:
+        ValueError: A batch has no targets, the logits are not (B, N), or the loader is empty.
     """
-    was_training = model.training
-    model.eval()
+    device = torch.device(device)
+    modes = [(module, module.training) for module in model.modules()]
     accumulator = MetricAccumulator(ks)
     started = time.perf_counter()
     try:
+        model.eval()
         with torch.inference_mode():
-            for batch in loader:
+            for index, batch in enumerate(loader):
+                if batch.targets is None:
+                    raise ValueError(f"batch {index} has no targets; evaluation needs them")
                 batch = batch.to(device, non_blocking=True)
-                accumulator.add(*target_ranks(model(batch), batch.targets))
+                accumulator.add_logits(model(batch), batch.targets)
                 if progress is not None:
                     progress(batch.batch_size)
-        metrics = accumulator.result()
+        metrics = accumulator.result()  # the one host sync
+        ranks, ties = accumulator.ranks(), accumulator.ties
     finally:
-        model.train(was_training)
-    return MetricReport(metrics, accumulator.count, time.perf_counter() - started, accumulator.ties,
-                        accumulator.ranks())
+        model.train(modes[0][1])
+        for module, training in modes:
+            module.training = training
+    seconds = time.perf_counter() - started
+    if accumulator.nan_targets:
+        logger.warning(
+            "%d of %d examples had a NaN target score (ranked last); the model may have diverged",
+            accumulator.nan_targets, accumulator.num_examples,
+        )
+    return MetricReport(metrics, accumulator.num_examples, seconds, ranks, ties)

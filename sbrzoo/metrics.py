@@ -1,9 +1,30 @@
-"""Ranking metrics by full ranking over every item (MODELS.md §5).
+r"""Full-ranking metrics: every item ``1..N`` is a candidate (MODELS.md §5, §9.5).
 
-Tie policy: the optimistic rank ``1 + #{k : z_k > z_target}`` equals the reference code's
-``torch.topk`` result whenever no other item has exactly the target's score; the pessimistic rank
-``#{k : z_k >= z_target}`` is also computed and the number of examples where the two differ is
-reported as ``ties``.
+For one example with logits :math:`z \in \mathbb{R}^N` (column ``k`` is item ``k + 1``) and target
+item :math:`y`, let :math:`t = z_{y-1}` be the target's score:
+
+.. math::
+    r_{opt} = 1 + \#\{k : z_k > t\}, \qquad r_{pes} = \#\{k : z_k \ge t\}
+
+    \mathrm{HR@K} = [r \le K], \quad
+    \mathrm{MRR@K} = \frac{[r \le K]}{r}, \quad
+    \mathrm{NDCG@K} = \frac{[r \le K]}{\log_2(1 + r)}
+
+Metrics are means over all examples, in percent (×100), computed from the optimistic rank.
+
+Tie policy: the optimistic rank equals the reference code's ``torch.topk`` position whenever no
+other item has exactly the target's score (``topk`` breaks exact ties in an unspecified order).
+The pessimistic rank is computed as well; the examples where the two differ (the target shares its
+score with at least one other item) are counted and reported as ``ties``, so a deterministic
+result can always be qualified by how much it depends on tie-breaking.
+
+NaN policy: NaN ranks *below* every number, ``-inf`` included, so a NaN never gives rank 1. A
+NaN on another item never counts as scoring above the target (IEEE comparisons are False), and a
+NaN target score ranks last: ``r_opt = r_pes = N``, even when other items are NaN too (so an
+all-NaN row is a miss for every ``K < N``, not a tie at rank 1). This needs no host sync, so a
+diverged model scores (near) zero instead of stopping the evaluation;
+:attr:`MetricAccumulator.nan_targets` counts the examples whose target score was NaN, and
+:func:`sbrzoo.evaluator.evaluate` logs a warning when it is not zero.
 """
 
 from __future__ import annotations
@@ -13,87 +34,235 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["target_ranks", "metrics_from_ranks", "MetricAccumulator"]
+__all__ = ["target_ranks", "metrics_from_ranks", "MetricAccumulator", "metric_names"]
+
+_KINDS = ("HR", "MRR", "NDCG")
+
+
+def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
+    """Distinct cut-offs in descending order (the order of the metric keys)."""
+    ks = tuple(ks)
+    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
+        raise ValueError(f"ks must be a non-empty sequence of positive ints, got {ks!r}")
+    return tuple(sorted(set(ks), reverse=True))
+
+
+def metric_names(ks: Sequence[int] = (10, 20)) -> list[str]:
+    """Metric keys in report order: ``["HR@20", "MRR@20", "NDCG@20", "HR@10", ...]``.
+
+    Args:
+        ks: Cut-offs ``K``; reported largest first.
+    """
+    return [f"{kind}@{k}" for k in _check_ks(ks) for kind in _KINDS]
+
+
+def _ranks_and_nan(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``(optimistic, pessimistic, target_is_nan)``, each (B,); see :func:`target_ranks`."""
+    if logits.dim() != 2:
+        raise ValueError(f"logits must be (B, N), got shape {tuple(logits.shape)}")
+    if targets.dim() != 1 or len(targets) != len(logits):
+        raise ValueError(
+            f"targets must be (B,) with B = {len(logits)} (the logits' rows), got shape "
+            f"{tuple(targets.shape)}"
+        )
+    if targets.dtype.is_floating_point or targets.dtype.is_complex or targets.dtype == torch.bool:
+        raise ValueError(f"targets must be integer item ids, got dtype {targets.dtype}")
+    num_items = logits.shape[1]
+    if num_items == 0:
+        raise ValueError("logits have no item columns (N = 0)")
+    if targets.device.type == "cpu" and len(targets):
+        # Free on the host; on an accelerator an out-of-range id fails inside gather instead
+        # (checking there would cost one sync per batch).
+        low, high = int(targets.min()), int(targets.max())
+        if low < 1 or high > num_items:
+            raise ValueError(
+                f"target ids must lie in 1..{num_items} (item k+1 is column k; 0 is padding), "
+                f"got ids in {low}..{high}"
+            )
+    targets = targets.to(device=logits.device, dtype=torch.long)
+    target_score = logits.gather(1, (targets - 1).unsqueeze(1))  # (B, 1)
+    optimistic = (logits > target_score).sum(1) + 1  # NaN compares False either way
+    pessimistic = (logits >= target_score).sum(1)
+    target_nan = target_score.squeeze(1).isnan()
+    # A NaN target ranks last (else every comparison is False and it would rank first).
+    last = torch.full_like(optimistic, num_items)
+    optimistic = torch.where(target_nan, last, optimistic)
+    pessimistic = torch.where(target_nan, last, pessimistic)
+    return optimistic, pessimistic, target_nan
 
 
 def target_ranks(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
-    """Optimistic and pessimistic 1-based rank of each target among all items.
+    """Optimistic and pessimistic 1-based rank of each target among all ``N`` items.
+
+    Vectorised comparison with the target's score on the logits' device; no sort, and no host sync
+    when the inputs are on an accelerator (B×N bool temporaries). NaN ranks below every number
+    (module docstring).
 
     Args:
-        logits: (B, N) scores, column ``k`` for item ``k + 1``.
-        targets: (B,) item ids ``1..N``.
+        logits: (B, N) scores, column ``k`` for item ``k + 1`` (padding id 0 is no candidate).
+        targets: (B,) integer item ids ``1..N``.
 
     Returns:
-        ``(optimistic, pessimistic)``, each (B,) int64.
+        ``(optimistic, pessimistic)``, each (B,) int64 on the logits' device:
+        ``1 + #{k : z_k > z_target}`` and ``#{k : z_k >= z_target}``; equal unless the target ties.
+        A NaN target score gets ``N`` for both.
 
     Raises:
-        ValueError: the logits contain NaN (a NaN target score would otherwise rank first).
+        ValueError: Wrong shapes or dtype, or (for CPU targets) an id outside ``1..N``.
     """
-    if torch.isnan(logits).any():
-        raise ValueError("logits contain NaN; the model diverged")
-    target_score = logits.gather(1, (targets - 1).view(-1, 1))
-    optimistic = (logits > target_score).sum(1) + 1
-    pessimistic = (logits >= target_score).sum(1)
+    optimistic, pessimistic, _ = _ranks_and_nan(logits, targets)
     return optimistic, pessimistic
 
 
-def _per_example(ranks: Tensor, k: int) -> dict[str, Tensor]:
-    hit = ranks <= k
-    ranks = ranks.to(torch.float64)
-    return {
-        f"HR@{k}": hit.to(torch.float64),
-        f"MRR@{k}": torch.where(hit, 1.0 / ranks, torch.zeros_like(ranks)),
-        f"NDCG@{k}": torch.where(hit, 1.0 / torch.log2(1.0 + ranks), torch.zeros_like(ranks)),
-    }
+def _sum_dtype(device: torch.device) -> torch.dtype:
+    return torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
 
 
-def metrics_from_ranks(ranks: Tensor, ks: Sequence[int] = (10, 20)) -> dict[str, float]:
-    r"""Means over examples, in percent.
-
-    .. math::
-        HR@K = [r \le K], \quad MRR@K = [r \le K] / r, \quad NDCG@K = [r \le K] / \log_2(1 + r)
-    """
-    accumulator = MetricAccumulator(ks)
-    accumulator.add(ranks, ranks)
-    return accumulator.result()
+def _batch_sums(ranks: Tensor, ks: Tensor) -> Tensor:
+    """(3K,) sums over the batch: HR@k for every k, then MRR@k, then NDCG@k (ks: (K,))."""
+    hit = ranks.unsqueeze(1) <= ks  # (B, K)
+    rank = ranks.to(_sum_dtype(ranks.device)).unsqueeze(1)  # (B, 1)
+    zero = torch.zeros((), dtype=rank.dtype, device=rank.device)
+    reciprocal = torch.where(hit, 1.0 / rank, zero)
+    discounted = torch.where(hit, 1.0 / torch.log2(1.0 + rank), zero)
+    return torch.cat([hit.sum(0).to(rank.dtype), reciprocal.sum(0), discounted.sum(0)])
 
 
 class MetricAccumulator:
-    """Sums per-example metrics on the ranks' device across batches; one host sync in :meth:`result`.
+    """Sums HR/MRR/NDCG@K, ties and NaN targets on the ranks' device across batches.
+
+    Per batch only device ops are queued; :meth:`result`, :attr:`ties`, :attr:`nan_targets` and
+    :meth:`ranks` share one transfer to the host, made the first time one of them is read after an
+    :meth:`add`. The per-example optimistic ranks are kept (concatenated and moved to the CPU once)
+    so that two models can be compared example by example (paired tests).
 
     Args:
-        ks: Cut-offs ``K``.
+        ks: Cut-offs ``K`` (positive ints); keys are reported largest ``K`` first.
+
+    Example:
+        >>> acc = MetricAccumulator(ks=(20,))
+        >>> acc.add_logits(torch.tensor([[0.1, 0.9, 0.5]]), torch.tensor([3]))
+        >>> acc.result()["MRR@20"]
+        50.0
     """
 
     def __init__(self, ks: Sequence[int] = (10, 20)) -> None:
-        self.ks = tuple(ks)
-        self._totals: dict[str, Tensor] = {}
+        self.ks = _check_ks(ks)
+        self.num_examples = 0
+        self._totals: Tensor | None = None  # (3K + 2,) metric sums, ties, NaN targets
         self._ranks: list[Tensor] = []
-        self._ties: Tensor | None = None
-        self.count = 0
+        self._ks_on: dict[torch.device, Tensor] = {}
+        self._host: tuple[list[float], Tensor] | None = None
 
-    def add(self, optimistic: Tensor, pessimistic: Tensor) -> None:
-        """Add one batch of ranks, each (B,)."""
-        for k in self.ks:
-            for name, values in _per_example(optimistic, k).items():
-                self._totals[name] = self._totals.get(name, 0) + values.sum()
-        ties = (pessimistic != optimistic).sum()
-        self._ties = ties if self._ties is None else self._ties + ties
+    def add(self, optimistic: Tensor, pessimistic: Tensor | None = None, *,
+            target_nan: Tensor | None = None) -> None:
+        """Add one batch of ranks.
+
+        Args:
+            optimistic: (B,) optimistic ranks (the metrics use these).
+            pessimistic: (B,) pessimistic ranks, for the tie count; None = no ties.
+            target_nan: (B,) bool, True where the target's score was NaN; None = none.
+        """
+        if optimistic.dim() != 1:
+            raise ValueError(f"ranks must be (B,), got shape {tuple(optimistic.shape)}")
+        if pessimistic is not None and pessimistic.shape != optimistic.shape:
+            raise ValueError("optimistic and pessimistic ranks must have the same shape")
+        device = optimistic.device
+        ks = self._ks_on.get(device)
+        if ks is None:
+            ks = self._ks_on[device] = torch.tensor(self.ks, device=device)
+        sums = _batch_sums(optimistic, ks)
+        zero = torch.zeros(1, dtype=sums.dtype, device=device)
+        ties = zero if pessimistic is None else (pessimistic != optimistic).sum().reshape(1)
+        nans = zero if target_nan is None else target_nan.sum().reshape(1)
+        sums = torch.cat([sums, ties.to(sums.dtype), nans.to(sums.dtype)])
+        self._totals = sums if self._totals is None else self._totals + sums.to(self._totals.device)
         self._ranks.append(optimistic)
-        self.count += len(optimistic)
+        self.num_examples += len(optimistic)
+        self._host = None
+
+    def add_logits(self, logits: Tensor, targets: Tensor) -> None:
+        """Rank one batch with :func:`target_ranks` and add it.
+
+        Args:
+            logits: (B, N) scores, column ``k`` for item ``k + 1``.
+            targets: (B,) item ids ``1..N``.
+        """
+        optimistic, pessimistic, target_nan = _ranks_and_nan(logits, targets)
+        self.add(optimistic, pessimistic, target_nan=target_nan)
+
+    def _to_host(self) -> tuple[list[float], Tensor]:
+        if self._host is None:
+            if self._totals is None:
+                totals = [0.0] * (3 * len(self.ks) + 2)
+                ranks = torch.zeros(0, dtype=torch.long)
+            else:
+                num_totals = len(self._totals)
+                ranks = torch.cat([r.to(self._totals.device) for r in self._ranks])
+                if self._totals.dtype == torch.float64:
+                    # One device->host copy of everything (float64 holds these ints exactly).
+                    packed = torch.cat([self._totals, ranks.to(torch.float64)]).cpu()
+                    totals, ranks = packed[:num_totals].tolist(), packed[num_totals:].long()
+                else:
+                    totals, ranks = self._totals.tolist(), ranks.long().cpu()
+            self._host = (totals, ranks)
+        return self._host
 
     def result(self) -> dict[str, float]:
-        """Metric name (``"HR@20"``, ``"MRR@20"``, ``"NDCG@20"``, ...) -> mean in percent."""
-        if not self.count:
-            raise ValueError("no examples were evaluated")
-        order = sorted(self._totals, key=lambda n: (-int(n.split("@")[1]), n))
-        return {name: float(self._totals[name]) * 100.0 / self.count for name in order}
+        """Metric name -> mean over all examples in percent.
+
+        Returns:
+            ``{"HR@20": ..., "MRR@20": ..., "NDCG@20": ..., "HR@10": ..., ...}`` (largest K first).
+
+        Raises:
+            ValueError: Nothing was added.
+        """
+        if not self.num_examples:
+            raise ValueError("no examples were evaluated (empty loader or empty batches)")
+        totals, _ = self._to_host()
+        num_ks = len(self.ks)
+        out: dict[str, float] = {}
+        for i, k in enumerate(self.ks):
+            for j, kind in enumerate(_KINDS):
+                out[f"{kind}@{k}"] = totals[j * num_ks + i] * 100.0 / self.num_examples
+        return out
 
     @property
     def ties(self) -> int:
-        """Examples whose target shares its score with another item."""
-        return 0 if self._ties is None else int(self._ties)
+        """Examples whose target shares its score with another item (optimistic ≠ pessimistic)."""
+        return round(self._to_host()[0][-2])
+
+    @property
+    def nan_targets(self) -> int:
+        """Examples whose target score was NaN (ranked below every number)."""
+        return round(self._to_host()[0][-1])
 
     def ranks(self) -> Tensor:
-        """Optimistic rank of every example so far, in order, on the CPU (for paired tests)."""
-        return torch.cat(self._ranks).cpu() if self._ranks else torch.zeros(0, dtype=torch.long)
+        """Optimistic rank of every example added so far, in order.
+
+        Returns:
+            (num_examples,) int64 on the CPU.
+        """
+        return self._to_host()[1]
+
+
+def metrics_from_ranks(ranks: Tensor, ks: Sequence[int] = (10, 20)) -> dict[str, float]:
+    r"""HR, MRR and NDCG at every cut-off, means over examples in percent.
+
+    .. math::
+        \mathrm{HR@K} = [r \le K], \quad \mathrm{MRR@K} = [r \le K] / r, \quad
+        \mathrm{NDCG@K} = [r \le K] / \log_2(1 + r)
+
+    Args:
+        ranks: (B,) 1-based ranks (optimistic ones for the reference semantics), B ≥ 1.
+        ks: Cut-offs ``K``.
+
+    Returns:
+        ``{"HR@20": ..., "MRR@20": ..., "NDCG@20": ..., "HR@10": ..., ...}`` (largest K first).
+
+    Raises:
+        ValueError: ``ranks`` is empty or not one-dimensional, or a ``K`` is not a positive int.
+    """
+    accumulator = MetricAccumulator(ks)
+    accumulator.add(ranks)
+    return accumulator.result()
