@@ -62,6 +62,9 @@ _PRESETS: dict[tuple[str, str], Hyperparameters] = {
     # Paper: Yoochoose d=100 with 2 heads, Diginetica d=120 with 8 heads (100 is not divisible by 8).
     ("tagnnpp", "*"): replace(_TAGNNPP, dim=100, heads=2),
     ("tagnnpp", "diginetica"): replace(_TAGNNPP, dim=120, heads=8),
+    # The built-in synthetic data is a quick demonstration (the README's first command), not a paper
+    # benchmark: fewer, faster epochs so that it finishes in a few minutes on two CPU cores.
+    ("tagnnpp", "synthetic"): replace(_TAGNNPP, dim=64, heads=2, batch_size=100, lr=1e-3, epochs=5, patience=2),
     ("lessr", "*"): _LESSR,
     ("lessr", "diginetica"): replace(_LESSR, num_layers=4),
     ("pop", "*"): replace(_SRGNN, epochs=0),
