@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sbrzoo.data.pickles import missing_root
 from sbrzoo.errors import DataError, UnknownNameError
 from sbrzoo.paths import PROJECT_ROOT
 
@@ -205,7 +206,7 @@ def download_dataset(
     folder = cache / name
     results: list[tuple[Path, str]] = []
     added: list[Path] = []
-    missing_root = _missing_root(folder)
+    created = missing_root(folder)
     try:
         with _progress_bar(progress) as start_bar:
             for remote in dataset.files:
@@ -224,8 +225,8 @@ def download_dataset(
     except BaseException:
         for path in added:
             path.unlink(missing_ok=True)
-        if missing_root is not None:
-            _remove_empty_tree(missing_root)
+        if created is not None:
+            _remove_empty_tree(created)
         raise
     return DownloadResult(name, folder, base, results)
 
@@ -326,16 +327,6 @@ def _check_entry(remote: RemoteFile, name: str) -> None:
         raise ValueError(f"file path {remote.path!r} of {name!r} must be {name}/<file>")
     if len(remote.sha256) != 64 or any(c not in "0123456789abcdef" for c in remote.sha256):
         raise ValueError(f"sha256 of {remote.path!r} is not 64 hex digits")
-
-
-def _missing_root(folder: Path) -> Path | None:
-    """The outermost missing folder on the way to ``folder`` (None: it exists)."""
-    missing = None
-    for candidate in (folder, *folder.parents):
-        if candidate.exists():
-            break
-        missing = candidate
-    return missing
 
 
 def _remove_empty_tree(root: Path) -> None:

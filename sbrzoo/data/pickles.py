@@ -14,7 +14,7 @@ from typing import Any
 
 from sbrzoo.errors import DataError
 
-__all__ = ["RestrictedUnpickler", "load_pickle", "write_pickle_atomic", "atomic_write_bytes"]
+__all__ = ["RestrictedUnpickler", "load_pickle", "write_pickle_atomic", "atomic_write_bytes", "missing_root"]
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -61,3 +61,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def write_pickle_atomic(path: Path, obj: Any) -> None:  # noqa: ANN401 - lists/tuples of ints
     """Pickle ``obj`` to ``path`` atomically (protocol 4)."""
     atomic_write_bytes(path, pickle.dumps(obj, protocol=4))
+
+
+def missing_root(folder: Path) -> Path | None:
+    """The outermost missing folder on the way to ``folder`` (None: ``folder`` exists), i.e. what to
+    delete to undo creating ``folder``."""
+    missing = None
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing

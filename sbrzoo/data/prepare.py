@@ -53,6 +53,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
+from sbrzoo.data.pickles import missing_root
 from sbrzoo.data.raw import RAW_FORMATS, RawClicks, read_raw
 from sbrzoo.data.sources import SESSIONS_FILE, TEST_FILE, TRAIN_FILE, Sessions
 from sbrzoo.errors import ConfigError, DataError
@@ -242,7 +243,7 @@ def prepare(
     source = {"raw_file": str(raw.path), "format": protocol.name}
     outputs = []
     stage_parent = out_dir.parent if flat else out_dir
-    created = _missing_root(stage_parent)
+    created = missing_root(stage_parent)
     staged: list[tuple[Path, Path]] = []  # (temporary folder, target)
     try:
         stage_parent.mkdir(parents=True, exist_ok=True)
@@ -657,16 +658,6 @@ def _output_stats(name: str, data: Preprocessed, sessions: Sessions, example_len
         "mean_example_length": round(float(example_length.mean()) + 1, 4) if len(example_length) else None,
         "funnel": data.funnel,
     }
-
-
-def _missing_root(folder: Path) -> Path | None:
-    """The outermost missing folder on the way to ``folder`` (None: ``folder`` exists)."""
-    missing = None
-    for candidate in (folder, *folder.parents):
-        if candidate.exists():
-            break
-        missing = candidate
-    return missing
 
 
 def _replace_folder(stage: Path, target: Path) -> None:
