@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import collate, edge_list
 
-from sbrzoo.data.collate import SessionCollator
-from sbrzoo.data.examples import Examples
 
 BACKENDS = ["dgl", "torch"]
 
 
-def collate(prefixes: list[list[int]], kinds=("session", "eop", "shortcut"), backend: str = "torch"):
-    examples = Examples.from_lists(prefixes, [1] * len(prefixes))
-    return SessionCollator(examples, 10, kinds, backend)(list(range(len(prefixes))))
-
-
-def edge_list(graph) -> list[tuple[int, int]]:
-    src, dst = graph.edges()
-    return list(zip(src.tolist(), dst.tolist()))
+ALL_KINDS = ("session", "eop", "shortcut")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_worked_example_session_graph(backend: str) -> None:
-    batch = collate([[5, 3, 7, 3, 9]], backend=backend)
+    batch = collate([[5, 3, 7, 3, 9]], ALL_KINDS, backend)
     assert batch.node_items.tolist() == [3, 5, 7, 9]  # sorted item ids, no padding node
     assert batch.seq_nodes.tolist() == [[1, 0, 2, 0, 3]]  # alias
     assert batch.last_node.tolist() == [3]
@@ -36,7 +28,7 @@ def test_worked_example_session_graph(backend: str) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_worked_example_lessr_graphs(backend: str) -> None:
-    batch = collate([[5, 3, 7, 3, 9]], backend=backend)
+    batch = collate([[5, 3, 7, 3, 9]], ALL_KINDS, backend)
     assert edge_list(batch.graphs["eop"]) == [(1, 0), (0, 2), (2, 0), (0, 3)]
     assert edge_list(batch.graphs["shortcut"]) == [
         (1, 1), (1, 0), (1, 2), (1, 3), (0, 0), (0, 2), (0, 3), (2, 2), (2, 0), (2, 3), (3, 3)
@@ -44,7 +36,7 @@ def test_worked_example_lessr_graphs(backend: str) -> None:
 
 
 def test_repeats_and_self_transitions() -> None:
-    batch = collate([[2, 2, 6, 2, 2]])
+    batch = collate([[2, 2, 6, 2, 2]], ALL_KINDS)
     assert batch.node_items.tolist() == [2, 6]
     # binary SR-GNN edges: 2->2 (twice), 2->6, 6->2 collapse to three distinct edges
     assert sorted(edge_list(batch.graphs["session"])) == [(0, 0), (0, 1), (1, 0)]
@@ -56,7 +48,7 @@ def test_repeats_and_self_transitions() -> None:
 
 
 def test_length_one_session() -> None:
-    batch = collate([[4]])
+    batch = collate([[4]], ALL_KINDS)
     assert batch.node_items.tolist() == [4]
     assert batch.graphs["session"].num_edges() == 0
     assert batch.graphs["eop"].num_edges() == 0
@@ -67,7 +59,7 @@ def test_length_one_session() -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_batching_offsets_nodes_and_keeps_edge_order(backend: str) -> None:
     prefixes = [[5, 3, 7, 3, 9], [4], [2, 2, 6], [8, 1, 8]]
-    batch = collate(prefixes, backend=backend)
+    batch = collate(prefixes, ALL_KINDS, backend)
     assert batch.batch_num_nodes.tolist() == [4, 1, 2, 2]
     assert batch.node_items.tolist() == [3, 5, 7, 9, 4, 2, 6, 1, 8]
     assert batch.seq_nodes.tolist() == [[1, 0, 2, 0, 3], [4, -1, -1, -1, -1], [5, 5, 6, -1, -1], [8, 7, 8, -1, -1]]
@@ -85,7 +77,7 @@ def test_batching_offsets_nodes_and_keeps_edge_order(backend: str) -> None:
 
 def test_alias_reproduces_prefixes() -> None:
     prefixes = [[9, 1, 9, 4, 4, 2], [3, 3], [7]]
-    batch = collate(prefixes)
+    batch = collate(prefixes, ALL_KINDS)
     for row, prefix in enumerate(prefixes):
         nodes = batch.seq_nodes[row, : len(prefix)]
         assert batch.node_items[nodes].tolist() == prefix
@@ -94,7 +86,7 @@ def test_alias_reproduces_prefixes() -> None:
 
 
 def test_in_and_out_weights_sum_to_one() -> None:
-    batch = collate([[1, 2, 3, 2, 4], [5, 6, 5, 6, 7, 5]])
+    batch = collate([[1, 2, 3, 2, 4], [5, 6, 5, 6, 7, 5]], ALL_KINDS)
     graph = batch.graphs["session"]
     src, dst = graph.edges()
     num_nodes = len(batch.node_items)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import collate, edge_list, random_prefixes
 
-from sbrzoo.data.collate import SessionCollator
-from sbrzoo.data.examples import Examples
 from sbrzoo.graph import ops
 from sbrzoo.nn.eopa import EOPAConv
 
@@ -18,21 +17,8 @@ BACKENDS = ["dgl", "torch"]
 PREFIXES = [[5, 3, 7, 3, 9], [2, 2, 6], [4], [1, 8, 1, 8, 1, 3, 8], [6, 6, 6, 6], [9], [7, 3, 5, 3]]
 
 
-def random_prefixes(num_sessions: int, seed: int) -> list[list[int]]:
-    """Sessions of 1..20 clicks over 9 items: many repeats, high in-degrees, mixed mailbox lengths."""
-    gen = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(1, 21, (num_sessions,), generator=gen).tolist()
-    return [torch.randint(1, 10, (n,), generator=gen).tolist() for n in lengths]
-
-
 def make_batch(backend: str, prefixes: list[list[int]] = PREFIXES):
-    examples = Examples.from_lists(prefixes, [1] * len(prefixes))
-    return SessionCollator(examples, 9, ("eop",), backend)(range(len(prefixes)))
-
-
-def edge_list(graph) -> list[tuple[int, int]]:
-    src, dst = ops.edge_endpoints(graph)
-    return list(zip(src.tolist(), dst.tolist()))
+    return collate(prefixes, ("eop",), backend)
 
 
 def expected_eop_edges(prefixes: list[list[int]]) -> list[tuple[int, int]]:

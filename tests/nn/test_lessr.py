@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import collate, random_prefixes
 
-from sbrzoo.data.collate import SessionCollator
-from sbrzoo.data.examples import Examples
 from sbrzoo.nn.eopa import EOPAConv
 from sbrzoo.nn.lessr import LessrEncoder, LessrReadout
 from sbrzoo.nn.sgat import SGATConv
@@ -14,15 +13,8 @@ from sbrzoo.nn.sgat import SGATConv
 PREFIXES = [[5, 3, 7, 3, 9], [2, 2, 6], [4], [1, 8, 1, 8, 1, 3, 8], [6, 6, 6, 6], [9, 1], [7, 3, 5, 3]]
 
 
-def random_prefixes(num_sessions: int, seed: int) -> list[list[int]]:
-    gen = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(1, 21, (num_sessions,), generator=gen).tolist()
-    return [torch.randint(1, 10, (n,), generator=gen).tolist() for n in lengths]
-
-
 def make_batch(backend: str, prefixes: list[list[int]] = PREFIXES, kinds=("eop", "shortcut")):
-    examples = Examples.from_lists(prefixes, [1] * len(prefixes))
-    return SessionCollator(examples, 9, kinds, backend)(range(len(prefixes)))
+    return collate(prefixes, kinds, backend)
 
 
 def make_parts(

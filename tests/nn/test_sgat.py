@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import collate, edge_list
 
-from sbrzoo.data.collate import SessionCollator
-from sbrzoo.data.examples import Examples
 from sbrzoo.graph import ops
 from sbrzoo.graph.backends import build_graph
 from sbrzoo.nn.sgat import SGATConv
@@ -16,13 +15,7 @@ PREFIXES = [[5, 3, 7, 3, 9], [2, 2, 6], [4], [1, 8, 1, 8, 1, 3, 8], [7, 3, 5, 3]
 
 
 def make_batch(backend: str, prefixes: list[list[int]] = PREFIXES):
-    examples = Examples.from_lists(prefixes, [1] * len(prefixes))
-    return SessionCollator(examples, 9, ("shortcut",), backend)(range(len(prefixes)))
-
-
-def edge_list(graph) -> list[tuple[int, int]]:
-    src, dst = ops.edge_endpoints(graph)
-    return list(zip(src.tolist(), dst.tolist()))
+    return collate(prefixes, ("shortcut",), backend)
 
 
 def expected_shortcut_edges(prefixes: list[list[int]]) -> list[tuple[int, int]]:
