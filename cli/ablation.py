@@ -8,23 +8,13 @@ from typing import Any
 
 import click
 
-from cli.options import build_config, training_options
-
-
-def _seeds(_: click.Context, __: click.Parameter, value: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in value.split(",") if s.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
-    if not seeds:
-        raise click.BadParameter("give at least one seed")
-    return seeds
+from cli.options import build_config, expand_models, parse_seeds, training_options
 
 
 @click.command("ablation", short_help="Train the Table II rows (TAGNN++ minus one part) and tabulate them.")
 @click.option("--rows", default="tagnnpp*", show_default=True,
               help="Comma-separated model names or fnmatch patterns (e.g. 'tagnnpp*,tagnn').")
-@click.option("--seeds", default="1", show_default=True, callback=_seeds, help="Comma-separated seeds, e.g. 1,2,3.")
+@click.option("--seeds", default="1", show_default=True, callback=parse_seeds, help="Comma-separated seeds, e.g. 1,2,3.")
 @training_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: runs/ablation-<dataset>); finished rows in it are not retrained.")
@@ -36,9 +26,8 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, **options
     from sbrzoo.ablation import TABLE_METRICS, row_label, run_matrix, summarize, write_outputs
     from sbrzoo.console import console
     from sbrzoo.experiment import load_run_dataset, run_training
-    from sbrzoo.models import list_models
 
-    names = _expand_rows(rows, list_models)
+    names = expand_models(rows, "--rows")
     base = {name: build_config(name, options) for name in names}
     dataset_name = base[names[0]].dataset
     out_dir = out or Path("runs") / f"ablation-{dataset_name}"
@@ -70,13 +59,3 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, **options
             cells.append(f"{s.paper[metric]:.2f}" if metric in s.paper else "-")
         table.add_row(row_label(s.model), *cells)
     console.print(table)
-
-
-def _expand_rows(rows: str, list_models) -> list[str]:  # noqa: ANN001
-    names: list[str] = []
-    for pattern in (p.strip() for p in rows.split(",") if p.strip()):
-        matched = list_models(pattern)
-        if not matched:
-            raise click.BadParameter(f"{pattern!r} matches no model (see `sbrzoo models`)", param_hint="--rows")
-        names += [m for m in matched if m not in names]
-    return names

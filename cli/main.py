@@ -12,6 +12,7 @@ from cli.data import data_group
 from cli.datasets import datasets_command
 from cli.evaluate import evaluate_command
 from cli.models import models_command
+from cli.reproduce import reproduce_command
 from cli.train import train_command
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -33,6 +34,7 @@ cli.add_command(train_command)
 cli.add_command(evaluate_command)
 cli.add_command(models_command)
 cli.add_command(ablation_command)
+cli.add_command(reproduce_command)
 cli.add_command(data_group)
 
 

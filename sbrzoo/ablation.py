@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import statistics
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ from sbrzoo.data.pickles import atomic_write_bytes
 from sbrzoo.models import get_spec
 from sbrzoo.run_record import write_json_atomic
 
-__all__ = ["RowSummary", "run_matrix", "summarize", "write_outputs", "row_label", "TABLE_METRICS"]
+__all__ = ["RowSummary", "run_matrix", "mean_and_std", "summarize", "write_outputs", "row_label", "finished_metrics",
+           "TABLE_METRICS"]
 
 log = logging.getLogger(__name__)
 TABLE_METRICS = ("HR@20", "MRR@20")
@@ -66,34 +68,47 @@ def run_matrix(
     out_dir: Path,
     make_config: Callable[[str, int], RunConfig],
     train: Callable[[RunConfig, Path, bool], object],
-) -> dict[tuple[str, int], dict[str, Any]]:
+    *,
+    deadline: float | None = None,
+) -> dict[tuple[str, int], dict[str, Any] | None]:
     """Train every (row, seed) not yet finished in ``out_dir``; return every run's metrics.
 
     A run whose folder has test metrics is skipped; one with a checkpoint but no test metrics is
-    resumed from its last finished epoch.
+    resumed from its last finished epoch. After ``deadline`` (a :func:`time.monotonic` time) no
+    run is started or resumed; runs left unfinished map to None.
     """
-    results: dict[tuple[str, int], dict[str, Any]] = {}
+    results: dict[tuple[str, int], dict[str, Any] | None] = {}
     for seed in seeds:
         for row in rows:
             folder = run_folder(out_dir, row, seed)
             done = finished_metrics(folder)
-            if done is None:
+            if done is not None:
+                log.info("%s seed %d already finished, skipped", row, seed)
+            elif deadline is None or time.monotonic() < deadline:
                 train(make_config(row, seed), folder, (folder / "last.pt").is_file())
                 done = finished_metrics(folder)
-            else:
-                log.info("%s seed %d already finished, skipped", row, seed)
             results[(row, seed)] = done
     return results
 
 
-def summarize(results: dict[tuple[str, int], dict[str, Any]], rows: Sequence[str], dataset: str) -> list[RowSummary]:
-    """Mean and standard deviation over seeds of every metric, with the paper's figures beside them."""
+def mean_and_std(runs: Sequence[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and sample standard deviation (0 for one run) of every metric but ``seconds``."""
+    keys = [k for k in runs[0] if k != "seconds"]
+    mean = {k: statistics.fmean(r[k] for r in runs) for k in keys}
+    std = {k: statistics.stdev(r[k] for r in runs) if len(runs) > 1 else 0.0 for k in keys}
+    return mean, std
+
+
+def summarize(results: dict[tuple[str, int], dict[str, Any] | None], rows: Sequence[str],
+              dataset: str) -> list[RowSummary]:
+    """Mean and standard deviation over seeds of every metric, with the paper's figures beside them
+    (rows without a finished run are left out)."""
     summaries = []
     for row in rows:
-        runs = {seed: metrics["test"] for (model, seed), metrics in results.items() if model == row}
-        keys = [k for k in next(iter(runs.values())) if k != "seconds"]
-        mean = {k: statistics.fmean(r[k] for r in runs.values()) for k in keys}
-        std = {k: statistics.stdev(r[k] for r in runs.values()) if len(runs) > 1 else 0.0 for k in keys}
+        runs = {seed: metrics["test"] for (model, seed), metrics in results.items() if model == row and metrics}
+        if not runs:
+            continue
+        mean, std = mean_and_std(list(runs.values()))
         paper = dict(get_spec(row).reference.get(dataset, {}))
         summaries.append(RowSummary(row, tuple(sorted(runs)), mean, std, paper))
     return summaries

@@ -26,10 +26,11 @@ def load_run_dataset(config: RunConfig) -> SessionDataset:
 
 
 def run_training(config: RunConfig, out_dir: Path, *, resume: bool = False,
-                 dataset: SessionDataset | None = None) -> TrainResult:
-    """Train ``config``'s model into ``out_dir`` (continuing from its last epoch when ``resume``)."""
+                 dataset: SessionDataset | None = None, deadline: float | None = None) -> TrainResult:
+    """Train ``config``'s model into ``out_dir`` (continuing from its last epoch when ``resume``;
+    pausing before ``deadline``, see :meth:`Trainer.fit`)."""
     dataset = dataset or load_run_dataset(config)
-    return Trainer(config, dataset, out_dir, progress=progress_bar).fit(resume=resume)
+    return Trainer(config, dataset, out_dir, progress=progress_bar).fit(resume=resume, deadline=deadline)
 
 
 def baseline_metrics(config: RunConfig, dataset: SessionDataset) -> dict[str, float]:

@@ -9,12 +9,15 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from sbrzoo.data.pickles import atomic_write_bytes
 from sbrzoo.paths import PROJECT_ROOT
 
-__all__ = ["environment_info", "write_json_atomic", "save_torch_atomic"]
+__all__ = ["RANKS_FILE", "environment_info", "write_json_atomic", "save_torch_atomic", "save_ranks", "load_ranks"]
+
+RANKS_FILE = "test_ranks.npy"
 
 
 def _git_commit() -> str | None:
@@ -58,3 +61,15 @@ def save_torch_atomic(path: Path, obj: Any) -> None:  # noqa: ANN401 - a checkpo
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def save_ranks(path: Path, ranks: torch.Tensor) -> None:
+    """Per-example ranks (E,) as a ``.npy`` int32 array, written atomically."""
+    buffer = io.BytesIO()
+    np.save(buffer, ranks.to(torch.int32).numpy(), allow_pickle=False)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def load_ranks(path: Path) -> np.ndarray:
+    """The ranks saved by :func:`save_ranks`, shape (E,)."""
+    return np.load(Path(path), allow_pickle=False)

@@ -21,7 +21,7 @@ from sbrzoo.errors import ConfigError
 from sbrzoo.evaluator import MetricReport, evaluate
 from sbrzoo.loader import batch_indices, make_loader, prefetch_in_thread
 from sbrzoo.models import create_model, get_spec
-from sbrzoo.run_record import environment_info, save_torch_atomic, write_json_atomic
+from sbrzoo.run_record import RANKS_FILE, environment_info, save_ranks, save_torch_atomic, write_json_atomic
 from sbrzoo.seed import seed_everything
 
 __all__ = ["Trainer", "TrainResult", "build_optimizer", "learning_rate"]
@@ -38,6 +38,7 @@ class TrainResult:
     best_score: float = -math.inf
     test: dict[str, float] = field(default_factory=dict)
     test_report: MetricReport | None = None
+    paused: bool = False
 
     def to_dict(self, config: RunConfig, environment: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -91,7 +92,8 @@ class Trainer:
     """Fits one model on one dataset and writes the run folder.
 
     The folder holds ``config.json`` (resolved config), ``metrics.json`` (per-epoch records, the
-    selected epoch, test metrics at that epoch), ``best.pt`` (weights of the selected epoch,
+    selected epoch, test metrics at that epoch), ``test_ranks.npy`` (the selected model's rank of
+    every test example, in test order, for paired tests), ``best.pt`` (weights of the selected epoch,
     loadable with ``torch.load(weights_only=True)``) and ``last.pt`` (full state for ``--resume``).
     Every file is written atomically.
 
@@ -130,8 +132,15 @@ class Trainer:
             return evaluate(self.model, self._loader(examples, batches), device=self.device, progress=advance)
 
     # -- training --------------------------------------------------------------------------------
-    def fit(self, *, resume: bool = False) -> TrainResult:
-        """Train (or fit, for non-neural baselines), select the epoch, evaluate the test set."""
+    def fit(self, *, resume: bool = False, deadline: float | None = None) -> TrainResult:
+        """Train (or fit, for non-neural baselines), select the epoch, evaluate the test set.
+
+        Args:
+            resume: Continue from ``last.pt`` (the last finished epoch).
+            deadline: A :func:`time.monotonic` time. When the next epoch, as long as the last one,
+                would end after it, training pauses after saving ``last.pt``: the result has
+                ``paused=True`` and no test metrics, and ``fit(resume=True)`` continues it later.
+        """
         self.out_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.out_dir / "config.json", self.config.to_dict())
         if not self.spec.trainable:
@@ -155,6 +164,11 @@ class Trainer:
             self._save_last(epoch + 1, optimizer, result, stale)
             write_json_atomic(self.out_dir / "metrics.json", result.to_dict(self.config, self.environment))
             log.info("epoch %d: %s", epoch + 1, _summary(record))
+            more_to_do = epoch + 1 < self.config.hp.epochs and stale < self.config.hp.patience
+            if more_to_do and deadline is not None and time.monotonic() + _epoch_seconds(record) > deadline:
+                log.info("pausing %s after epoch %d (time budget); resume to continue", self.out_dir, epoch + 1)
+                result.paused = True
+                return result
         return self._finish(result)
 
     def _train_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
@@ -216,6 +230,7 @@ class Trainer:
             self.model.load_state_dict(best["state_dict"])
         report = self.evaluate(self.dataset.test, "test")
         result.test, result.test_report = {**report.metrics, "seconds": round(report.seconds, 3)}, report
+        save_ranks(self.out_dir / RANKS_FILE, report.ranks)
         write_json_atomic(self.out_dir / "metrics.json", result.to_dict(self.config, self.environment))
         return result
 
@@ -263,6 +278,11 @@ class Trainer:
         result = TrainResult(epochs=state["epochs"], best_epoch=state["best_epoch"], best_score=state["best_score"])
         log.info("resuming %s after epoch %d", self.out_dir, state["epoch"])
         return result, state["epoch"], state["stale"]
+
+
+def _epoch_seconds(record: dict[str, Any]) -> float:
+    """Wall time of one epoch record: training plus its evaluations."""
+    return sum(record.get(key, 0.0) for key in ("train_seconds", "valid_seconds", "test_seconds"))
 
 
 def _summary(record: dict[str, Any]) -> str:

@@ -1,0 +1,106 @@
+"""`sbrzoo reproduce`: train the paper's Table I and II cells, resumably, and tabulate them beside the paper."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.options import build_config, expand_models, parse_seeds, training_options
+
+_FIXED = ("dataset", "data_dir", "seed", "select_on", "track_test")
+
+
+def _names(_: click.Context, __: click.Parameter, value: str) -> list[str]:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise click.BadParameter("give at least one name")
+    return names
+
+
+@click.command("reproduce", short_help="Train Table I/II cells over datasets and seeds; compare with the paper.")
+@click.option("--models", default="srgnn,tagnn,lessr,tagnnpp,tagnnpp_no_*", show_default=True,
+              help="Comma-separated model names or fnmatch patterns.")
+@click.option("--datasets", default="diginetica,yoochoose1_64", show_default=True, callback=_names,
+              help="Comma-separated registered datasets.")
+@click.option("--seeds", default="1", show_default=True, callback=parse_seeds, help="Comma-separated seeds.")
+@click.option("--data-root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Folder holding one folder per dataset (default: $SBRZOO_DATA_DIR or ../shared/datasets).")
+@click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds: start no run after it and pause a run (after an epoch) that would overrun it.")
+@click.option("--compare", default="tagnnpp,tagnn", show_default=True, callback=_names,
+              help="Two models compared example by example on the test set (paired tests).")
+@training_options(without=_FIXED)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True,
+              help="Writes reproduction.{json,csv,md} here and keeps the runs in reproduction/ below it.")
+def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], data_root: Path | None,
+                      time_budget: float | None, compare: list[str], out: Path, **options: Any) -> None:
+    """Train every (dataset, model, seed) with its preset and validation-based epoch selection, the
+    test set tracked every epoch only to show what the papers' best-test protocol would report.
+    Finished runs are kept, unfinished ones resume from their last epoch, so the same command can
+    be repeated (e.g. on a GPU lent for a few minutes at a time) until the table is complete."""
+    from sbrzoo.ablation import run_matrix
+    from sbrzoo.console import console
+    from sbrzoo.experiment import load_run_dataset, run_training
+    from sbrzoo.reproduce import compare_models, summarize_model, unfinished_runs, write_tables
+
+    if len(compare) != 2:
+        raise click.BadParameter(f"name two models, got {compare}", param_hint="--compare")
+    names = expand_models(models, "--models")
+    runs_dir = out / "reproduction"
+    deadline = time.monotonic() + time_budget if time_budget else None
+    loaded: dict[tuple[str, int], Any] = {}  # the one dataset split in memory
+
+    def train(config, folder: Path, resume: bool) -> None:  # noqa: ANN001
+        key = (config.dataset, config.seed)
+        if key not in loaded:
+            loaded.clear()
+            loaded[key] = load_run_dataset(config)
+        console.print(f"[bold]{config.dataset} {config.model}[/] seed {config.seed}" + (" (resuming)" if resume else ""))
+        run_training(config, folder, resume=resume, dataset=loaded[key], deadline=deadline)
+
+    rows, unfinished, configs = [], [], {}
+    for dataset in datasets:
+        data_dir = data_root / dataset if data_root and dataset != "synthetic" else None
+        fixed = {"dataset": dataset, "data_dir": data_dir, "seed": 0, "select_on": "valid", "track_test": True}
+        configs[dataset] = {name: build_config(name, {**options, **fixed}) for name in names}
+        run_matrix(names, seeds, runs_dir / dataset,
+                   lambda model, seed, d=dataset: dataclasses.replace(configs[d][model], seed=seed),
+                   train, deadline=deadline)
+        for name in names:
+            row = summarize_model(runs_dir, dataset, name, seeds)
+            if row is None:
+                unfinished += [f"{dataset} {name}: {line}" for line in unfinished_runs(runs_dir, dataset, name, seeds)]
+            else:
+                rows.append(row)
+    comparisons = [c for dataset in datasets for c in compare_models(runs_dir, dataset, *compare, seeds)]
+    protocol = (f"presets per model and dataset; epoch selected on HR@20 of the validation split "
+                f"({options['valid_split']}, {options['valid_fraction']:.0%} of training); seeds {seeds}")
+    paths = write_tables(rows, comparisons, out, extra={
+        "protocol": protocol, "seeds": seeds, "datasets": datasets, "models": names, "unfinished": unfinished,
+        "configs": {d: {n: c.to_dict() for n, c in by_model.items()} for d, by_model in configs.items()},
+    })
+    console.print(_table(rows))
+    for line in unfinished + [f"{r.dataset} {r.model}: {p}" for r in rows for p in r.pending]:
+        console.print(f"[yellow]unfinished[/] {line}")
+    console.print("saved " + ", ".join(map(str, paths)))
+
+
+def _table(rows: list) -> Any:  # noqa: ANN401 - rich Table (lazy import)
+    from rich.table import Table
+
+    table = Table(title="Reproduction (test %, epoch selected on validation)")
+    for column in ("dataset", "model", "seeds", "HR@20", "paper", "Δ", "MRR@20", "paper", "Δ", "best-test HR@20"):
+        table.add_column(column, justify="left" if column in ("dataset", "model") else "right")
+    for row in rows:
+        cells = [row.dataset, row.label, " ".join(map(str, row.seeds))]
+        for metric in ("HR@20", "MRR@20"):
+            difference = row.difference(metric)
+            cells += [f"{row.mean[metric]:.2f}", f"{row.paper[metric]:.2f}" if metric in row.paper else "-",
+                      "-" if difference is None else f"{difference:+.2f}"]
+        cells.append(f"{row.best_test['HR@20']:.2f}" if "HR@20" in row.best_test else "-")
+        table.add_row(*cells)
+    return table

@@ -1,0 +1,77 @@
+"""Reproduction tables: paired tests between two models, and rows read back from run folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sbrzoo.reproduce import compare_models, paired_comparison, summarize_model
+from sbrzoo.run_record import RANKS_FILE, save_ranks
+
+
+def test_paired_comparison_counts_hits_and_reciprocal_ranks() -> None:
+    ranks_a = np.array([1, 2, 30, 5])
+    ranks_b = np.array([4, 25, 1, 5])
+    difference, p_value = paired_comparison(ranks_a, ranks_b, k=20)
+    assert difference["HR@20"] == pytest.approx(0.0)  # each model alone hits one example
+    assert difference["MRR@20"] == pytest.approx(100 * ((1 + 1 / 2 + 1 / 5) - (1 / 4 + 1 + 1 / 5)) / 4)
+    assert p_value["HR@20"] == pytest.approx(1.0)  # McNemar on 1 vs 1 discordant examples
+
+
+def test_paired_comparison_detects_a_consistent_winner() -> None:
+    ranks_a = np.ones(10, dtype=np.int32)
+    ranks_b = np.full(10, 50, dtype=np.int32)
+    difference, p_value = paired_comparison(ranks_a, ranks_b)
+    assert difference == {"HR@20": pytest.approx(100.0), "MRR@20": pytest.approx(100.0)}
+    assert p_value["HR@20"] == pytest.approx(2 * 0.5**10)  # exact two-sided binomial, 10 of 10
+    assert p_value["MRR@20"] < 0.01
+
+
+def test_identical_models_are_not_different() -> None:
+    ranks = np.array([3, 7, 100])
+    difference, p_value = paired_comparison(ranks, ranks.copy())
+    assert difference == {"HR@20": 0.0, "MRR@20": 0.0}
+    assert p_value == {"HR@20": 1.0, "MRR@20": 1.0}
+
+
+def test_mismatched_test_sets_are_refused(tmp_path: Path) -> None:
+    import torch
+
+    for model, count in (("tagnnpp", 5), ("tagnn", 6)):
+        folder = tmp_path / "synthetic" / model / "seed-1"
+        folder.mkdir(parents=True)
+        save_ranks(folder / RANKS_FILE, torch.arange(1, count + 1))
+    with pytest.raises(ValueError, match="rank different test sets"):
+        compare_models(tmp_path, "synthetic", "tagnnpp", "tagnn", [1])
+
+
+def _write_run(folder: Path, hr: float, best_epoch: int, epochs: list[float], finished: bool = True) -> None:
+    folder.mkdir(parents=True)
+    records = [{"epoch": i + 1, "train_seconds": 10.0, "valid_seconds": 1.0, "test_seconds": 1.0,
+                "test": {"HR@20": value, "MRR@20": value / 4}} for i, value in enumerate(epochs)]
+    metrics = {"epochs": records, "best_epoch": best_epoch,
+               "test": {"HR@20": hr, "MRR@20": hr / 4, "HR@10": hr / 2, "MRR@10": hr / 5, "NDCG@20": hr / 3,
+                        "seconds": 2.0} if finished else {},
+               "best_test_over_epochs": {"HR@20": max(epochs), "MRR@20": max(epochs) / 4},
+               "environment": {"device": "cuda", "device_name": "NVIDIA H200", "git_commit": "abc1234"}}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_row_averages_finished_seeds_and_lists_the_rest(tmp_path: Path) -> None:
+    base = tmp_path / "diginetica" / "tagnn"
+    _write_run(base / "seed-1", 50.0, 2, [40.0, 50.0, 49.0])
+    _write_run(base / "seed-2", 52.0, 3, [41.0, 51.0, 52.0, 53.0])
+    _write_run(base / "seed-3", 0.0, 1, [30.0], finished=False)
+    row = summarize_model(tmp_path, "diginetica", "tagnn", [1, 2, 3, 4])
+    assert row is not None and row.seeds == (1, 2)
+    assert row.mean["HR@20"] == pytest.approx(51.0) and row.std["HR@20"] == pytest.approx(np.sqrt(2))
+    assert row.best_test["HR@20"] == pytest.approx((50.0 + 53.0) / 2)
+    assert row.difference("HR@20") == pytest.approx(51.0 - 51.31)  # TAGNN's Table I figure
+    assert (row.selected_epochs, row.epochs_run) == ((2, 3), (3, 4))
+    assert row.seconds == pytest.approx(((3 + 4) * 12 + 2 * 2) / 2)
+    assert row.device == "NVIDIA H200" and row.git_commit == "abc1234"
+    assert row.pending == ("seed 3: 1 epochs done", "seed 4: 0 epochs done")
+    assert summarize_model(tmp_path, "diginetica", "srgnn", [1]) is None
