@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import time
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,11 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
                 unfinished += [f"{dataset} {name}: {line}" for line in unfinished_runs(runs_dir, dataset, name, seeds)]
             else:
                 rows.append(row)
-    comparisons = [c for dataset in datasets for c in compare_models(runs_dir, dataset, *compare, seeds)]
+    comparisons = []
+    if importlib.util.find_spec("scipy") is None:
+        console.print("[yellow]scipy is not installed: paired tests skipped[/]")
+    else:
+        comparisons = [c for dataset in datasets for c in compare_models(runs_dir, dataset, *compare, seeds)]
     protocol = (f"presets per model and dataset; epoch selected on HR@20 of the validation split "
                 f"({options['valid_split']}, {options['valid_fraction']:.0%} of training); seeds {seeds}")
     paths = write_tables(rows, comparisons, out, extra={

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -21,13 +22,16 @@ RANKS_FILE = "test_ranks.npy"
 
 
 def _git_commit() -> str | None:
+    """The checkout's short commit, else ``$SBRZOO_GIT_COMMIT`` (a copied tree without ``.git``)."""
     try:
         result = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5
         )
     except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
+        result = None
+    if result is not None and result.returncode == 0 and result.stdout.strip():
+        return result.stdout.strip()
+    return os.environ.get("SBRZOO_GIT_COMMIT")
 
 
 def environment_info(device: torch.device) -> dict[str, Any]:

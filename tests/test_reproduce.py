@@ -75,3 +75,19 @@ def test_row_averages_finished_seeds_and_lists_the_rest(tmp_path: Path) -> None:
     assert row.device == "NVIDIA H200" and row.git_commit == "abc1234"
     assert row.pending == ("seed 3: 1 epochs done", "seed 4: 0 epochs done")
     assert summarize_model(tmp_path, "diginetica", "srgnn", [1]) is None
+
+
+def test_commit_comes_from_git_else_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    import torch
+
+    from sbrzoo import run_record
+
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=run_record.PROJECT_ROOT,
+                          capture_output=True, text=True).stdout.strip()
+    if head:
+        assert run_record.environment_info(torch.device("cpu"))["git_commit"] == head
+    monkeypatch.setattr(run_record, "PROJECT_ROOT", tmp_path)  # a copied tree without .git
+    monkeypatch.setenv("SBRZOO_GIT_COMMIT", "feed123")
+    assert run_record.environment_info(torch.device("cpu"))["git_commit"] == "feed123"
