@@ -15,6 +15,7 @@ from typing import Any
 
 from sbrzoo.config import RunConfig
 from sbrzoo.data.pickles import atomic_write_bytes
+from sbrzoo.errors import ConfigError
 from sbrzoo.models import get_spec
 from sbrzoo.run_record import write_json_atomic
 
@@ -53,6 +54,33 @@ def run_folder(out_dir: Path, model: str, seed: int) -> Path:
     return out_dir / model / f"seed-{seed}"
 
 
+# Where a run executes, not what it computes: a run may be resumed on another machine or device.
+_PLACE_FIELDS = frozenset({"data_dir", "device", "backend", "num_workers", "eval_batch_size"})
+
+
+def check_same_settings(folder: Path, config: RunConfig) -> None:
+    """Refuse to reuse ``folder`` when the run saved there was made with settings other than ``config``'s.
+
+    Raises:
+        ConfigError: naming the folder and every differing setting.
+    """
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+    except FileNotFoundError:
+        return
+    there, now = _flatten(saved), _flatten(config.to_dict())
+    differing = [f"{key}: {there.get(key)!r} there, {value!r} now" for key, value in now.items()
+                 if key not in _PLACE_FIELDS and there.get(key) != value]
+    if differing:
+        raise ConfigError(f"{folder} holds a run with other settings ({'; '.join(differing)}); "
+                          "choose another --out or remove the folder")
+
+
+def _flatten(config: dict[str, Any]) -> dict[str, Any]:
+    flat = {k: v for k, v in config.items() if k != "hp"}
+    return flat | {f"hp.{k}": v for k, v in config.get("hp", {}).items()}
+
+
 def finished_metrics(folder: Path) -> dict[str, Any] | None:
     """The run's metrics.json when it has test figures, else None."""
     try:
@@ -74,13 +102,15 @@ def run_matrix(
     """Train every (row, seed) not yet finished in ``out_dir``; return every run's metrics.
 
     A run whose folder has test metrics is skipped; one with a checkpoint but no test metrics is
-    resumed from its last finished epoch. After ``deadline`` (a :func:`time.monotonic` time) no
+    resumed from its last finished epoch; one made with other settings stops everything (see
+    :func:`check_same_settings`). After ``deadline`` (a :func:`time.monotonic` time) no
     run is started or resumed; runs left unfinished map to None.
     """
     results: dict[tuple[str, int], dict[str, Any] | None] = {}
     for seed in seeds:
         for row in rows:
             folder = run_folder(out_dir, row, seed)
+            check_same_settings(folder, make_config(row, seed))
             done = finished_metrics(folder)
             if done is not None:
                 log.info("%s seed %d already finished, skipped", row, seed)

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from cli.main import cli
 from sbrzoo.config import RunConfig
 from sbrzoo.data.registry import load_dataset
+from sbrzoo.errors import ConfigError
 from sbrzoo.presets import resolve_hyperparameters
 from sbrzoo.trainer import Trainer
 
@@ -43,6 +44,11 @@ def test_short_reproduction_tabulates_compares_and_resumes(tmp_path: Path) -> No
     assert again.exit_code == 0
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing retrained
     assert json.loads((tmp_path / "reproduction.json").read_text())["rows"] == report["rows"]
+
+    changed = CliRunner().invoke(cli, [*ARGS, "--lr", "0.5", "--out", str(tmp_path)])
+    assert isinstance(changed.exception, ConfigError)  # never mixes runs made with other settings
+    assert "hp.lr: 0.001 there, 0.5 now" in str(changed.exception) and "seed-1" in str(changed.exception)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
 def test_an_exhausted_budget_starts_nothing_and_says_so(tmp_path: Path) -> None:
