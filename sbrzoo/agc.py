@@ -34,10 +34,14 @@ def adaptive_clip_(parameters: Iterable[Tensor], clipping: float = 0.01, eps: fl
         clipping: The factor :math:`\lambda`.
         eps: The floor :math:`\epsilon` on weight norms.
     """
-    for parameter in parameters:
-        if parameter.grad is None:
-            continue
-        limit = unitwise_norm(parameter).clamp(min=eps) * clipping
-        grad_norm = unitwise_norm(parameter.grad)
-        scale = torch.where(grad_norm > limit, limit / grad_norm.clamp(min=1e-6), torch.ones_like(grad_norm))
-        parameter.grad.mul_(scale)
+    parameters = [p for p in parameters if p.grad is not None]
+    if not parameters:
+        return
+    grads = [p.grad for p in parameters]
+    # min(1, limit / ||G||) is the rule above; the list ops launch one kernel per list, not per tensor
+    limits = torch._foreach_clamp_min([unitwise_norm(p) for p in parameters], eps)
+    torch._foreach_mul_(limits, clipping)
+    grad_norms = torch._foreach_clamp_min([unitwise_norm(g) for g in grads], 1e-6)
+    scales = torch._foreach_div(limits, grad_norms)
+    torch._foreach_clamp_max_(scales, 1.0)
+    torch._foreach_mul_(grads, scales)

@@ -33,3 +33,20 @@ def test_unitwise_norm_reduces_all_but_first_dim() -> None:
     tensor = torch.ones(2, 3, 4)
     assert unitwise_norm(tensor).shape == (2, 1, 1)
     torch.testing.assert_close(unitwise_norm(tensor).flatten(), torch.full((2,), 12**0.5))
+
+
+def test_clipping_a_list_equals_clipping_each_parameter_alone() -> None:
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(6, 5), (7,), (3, 4, 2), (), (4, 4)]
+    together = [torch.nn.Parameter(torch.randn(s, generator=generator)) for s in shapes]
+    alone = [torch.nn.Parameter(p.detach().clone()) for p in together]
+    for first, second in zip(together, alone):
+        first.grad = torch.randn(first.shape, generator=generator) * torch.rand((), generator=generator)
+        second.grad = first.grad.clone()
+    original = [p.grad.clone() for p in together]
+    adaptive_clip_(together, clipping=0.05)
+    for parameter in alone:
+        adaptive_clip_([parameter], clipping=0.05)
+    for first, second in zip(together, alone):
+        torch.testing.assert_close(first.grad, second.grad, rtol=0, atol=0)
+    assert any(not torch.equal(p.grad, g) for p, g in zip(together, original))  # something was clipped
