@@ -37,7 +37,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from sbrzoo.loader import batch_indices, make_loader, prefetch_in_thread
     from sbrzoo.models import create_model, get_spec
     from sbrzoo.presets import resolve_hyperparameters
-    from sbrzoo.trainer import build_optimizer
+    from sbrzoo.trainer import build_optimizer, train_step
 
     torch.manual_seed(0)
     device = torch.device(args.device)
@@ -62,6 +62,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
     if spec.trainable:
         optimizer = build_optimizer(model, config)
+        agc_parameters = model.agc_parameters() if spec.agc else None  # as the trainer does
         batches = batch_indices(len(dataset.train), hp.batch_size, shuffle_seed=[0, 0])
         batches = batches[: args.warmup + args.train_batches]
         model.train()
@@ -74,11 +75,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
             if step == args.warmup:
                 sync()
                 started = time.perf_counter()
-            batch = batch.to(device, non_blocking=True)
-            loss = model.loss(batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            train_step(model, batch.to(device, non_blocking=True), optimizer, hp, agc_parameters)
             if step >= args.warmup:
                 timed_examples += batch.batch_size
         sync()

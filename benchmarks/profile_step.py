@@ -14,6 +14,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sbrzoo.agc import adaptive_clip_  # noqa: E402
 from sbrzoo.data.collate import SessionCollator  # noqa: E402
 from sbrzoo.data.registry import load_dataset  # noqa: E402
 from sbrzoo.loader import batch_indices  # noqa: E402
@@ -39,7 +40,8 @@ def main() -> None:
     collator = SessionCollator(dataset.train, dataset.num_items, spec.graph_kinds, "torch")
     batches = batch_indices(len(dataset.train), hp.batch_size, shuffle_seed=[0, 0])[: args.steps + 5]
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    phases = {"collate": 0.0, "copy": 0.0, "forward+backward": 0.0, "optimizer": 0.0}
+    phases = {"collate": 0.0, "copy": 0.0, "forward+backward": 0.0, "AGC+optimizer": 0.0}
+    agc_parameters = model.agc_parameters() if spec.agc else None
 
     def step(indices, timed: bool) -> None:  # noqa: ANN001
         marks = [time.perf_counter()]
@@ -53,6 +55,8 @@ def main() -> None:
         loss.backward()
         sync()
         marks.append(time.perf_counter())
+        if agc_parameters is not None:
+            adaptive_clip_(agc_parameters, hp.agc_clipping, hp.agc_eps)
         optimizer.step()
         sync()
         marks.append(time.perf_counter())

@@ -14,17 +14,20 @@ from typing import Any
 import torch
 from torch import nn
 
+from sbrzoo.agc import adaptive_clip_
 from sbrzoo.config import RunConfig
+from sbrzoo.data.batch import SessionBatch
 from sbrzoo.data.dataset import SessionDataset
 from sbrzoo.data.examples import Examples
 from sbrzoo.errors import ConfigError
 from sbrzoo.evaluator import MetricReport, evaluate
 from sbrzoo.loader import batch_indices, make_loader, prefetch_in_thread
 from sbrzoo.models import create_model, get_spec
+from sbrzoo.presets import Hyperparameters
 from sbrzoo.run_record import RANKS_FILE, environment_info, save_ranks, save_torch_atomic, write_json_atomic
 from sbrzoo.seed import seed_everything
 
-__all__ = ["Trainer", "TrainResult", "build_optimizer", "learning_rate"]
+__all__ = ["Trainer", "TrainResult", "build_optimizer", "learning_rate", "train_step"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,19 @@ def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimize
         groups = [{"params": decayed, "weight_decay": hp.weight_decay}, {"params": plain, "weight_decay": 0.0}]
         return torch.optim.AdamW(groups, lr=hp.lr, **fused)
     return torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, **fused)
+
+
+def train_step(model: nn.Module, batch: SessionBatch, optimizer: torch.optim.Optimizer, hp: Hyperparameters,
+               agc_parameters: list[nn.Parameter] | None) -> torch.Tensor:
+    """One optimisation step on a batch already on the model's device: loss, backward, Adaptive
+    Gradient Clipping of ``agc_parameters`` (None: no AGC), optimizer step. Returns the detached loss."""
+    loss = model.loss(batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if agc_parameters is not None:
+        adaptive_clip_(agc_parameters, hp.agc_clipping, hp.agc_eps)
+    optimizer.step()
+    return loss.detach()
 
 
 def learning_rate(config: RunConfig, epoch: int) -> float:
@@ -186,16 +202,8 @@ class Trainer:
         started = time.perf_counter()
         with self.progress(f"epoch {epoch + 1}/{hp.epochs}", num_examples) as advance:
             for step, batch in enumerate(self._loader(self.dataset.train, batches), start=1):
-                batch = batch.to(self.device, non_blocking=True)
-                loss = model.loss(batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if agc_parameters is not None:
-                    from sbrzoo.agc import adaptive_clip_
-
-                    adaptive_clip_(agc_parameters, hp.agc_clipping, hp.agc_eps)
-                optimizer.step()
-                total_loss += loss.detach()
+                loss = train_step(model, batch.to(self.device, non_blocking=True), optimizer, hp, agc_parameters)
+                total_loss += loss
                 advance(batch.batch_size, loss=loss.detach() if step % 20 == 0 else None)
         seconds = time.perf_counter() - started
         record: dict[str, Any] = {
