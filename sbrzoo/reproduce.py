@@ -23,10 +23,11 @@ from sbrzoo.data.pickles import atomic_write_bytes
 from sbrzoo.models import get_spec
 from sbrzoo.report import METRIC_COLUMNS
 from sbrzoo.run_record import RANKS_FILE, load_ranks, write_json_atomic
+from sbrzoo.significance import paired_comparison
 
 __all__ = [
     "TABLE_I_MODELS", "TABLE_II_MODELS", "DEFAULT_DATASETS", "ReproductionRow", "PairedComparison",
-    "summarize_model", "unfinished_runs", "paired_comparison", "compare_models", "write_tables",
+    "summarize_model", "unfinished_runs", "compare_models", "write_tables",
 ]
 
 TABLE_I_MODELS = ("srgnn", "tagnn", "lessr", "tagnnpp")
@@ -142,33 +143,6 @@ class PairedComparison:
     num_examples: int
     difference: dict[str, float]
     p_value: dict[str, float]
-
-
-def paired_comparison(ranks_a: np.ndarray, ranks_b: np.ndarray, k: int = 20) -> tuple[dict[str, float], dict[str, float]]:
-    """Differences ``a - b`` (points) and two-sided p-values of HR@k and MRR@k over paired examples.
-
-    Args:
-        ranks_a, ranks_b: (E,) 1-based ranks of the same E test examples under two models.
-
-    Raises:
-        ValueError: The rank arrays differ in shape.
-    """
-    if ranks_a.shape != ranks_b.shape:
-        raise ValueError(f"paired ranks must cover the same examples, got shapes {ranks_a.shape} and {ranks_b.shape}")
-    from scipy import stats
-
-    hits_a, hits_b = ranks_a <= k, ranks_b <= k
-    reciprocal_a = np.where(hits_a, 1.0 / ranks_a, 0.0)
-    reciprocal_b = np.where(hits_b, 1.0 / ranks_b, 0.0)
-    only_a, only_b = int(np.sum(hits_a & ~hits_b)), int(np.sum(hits_b & ~hits_a))
-    hr_p = stats.binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
-    differs = reciprocal_a != reciprocal_b
-    mrr_p = stats.wilcoxon(reciprocal_a[differs], reciprocal_b[differs]).pvalue if differs.any() else 1.0
-    difference = {
-        f"HR@{k}": 100.0 * (hits_a.mean() - hits_b.mean()),
-        f"MRR@{k}": 100.0 * (reciprocal_a.mean() - reciprocal_b.mean()),
-    }
-    return difference, {f"HR@{k}": float(hr_p), f"MRR@{k}": float(mrr_p)}
 
 
 def compare_models(runs_dir: Path, dataset: str, model_a: str, model_b: str,

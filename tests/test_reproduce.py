@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbrzoo.reproduce import compare_models, paired_comparison, summarize_model
+from sbrzoo.reproduce import compare_models, summarize_model
 from sbrzoo.run_record import RANKS_FILE, save_ranks
+from sbrzoo.significance import paired_comparison
 
 
 def test_paired_comparison_counts_hits_and_reciprocal_ranks() -> None:
