@@ -82,7 +82,8 @@ class ReproductionRow:
 def summarize_model(runs_dir: Path, dataset: str, model: str, seeds: Sequence[int]) -> ReproductionRow | None:
     """The row of ``model`` on ``dataset`` from its run folders; None when no seed has finished."""
     folders = {seed: run_folder(runs_dir / dataset, model, seed) for seed in seeds}
-    finished = {seed: m for seed, folder in folders.items() if (m := finished_metrics(folder)) is not None}
+    metrics = {seed: finished_metrics(folder) for seed, folder in folders.items()}
+    finished = {seed: m for seed, m in metrics.items() if m is not None}
     if not finished:
         return None
     runs = list(finished.values())
@@ -103,15 +104,18 @@ def summarize_model(runs_dir: Path, dataset: str, model: str, seeds: Sequence[in
         seconds=float(np.mean([_run_seconds(run) for run in runs])),
         device=environment.get("device_name") or environment.get("device", "?"),
         git_commit=environment.get("git_commit") or "?",
-        pending=tuple(unfinished_runs(runs_dir, dataset, model, seeds)),
+        pending=tuple(_progress(seed, folders[seed]) for seed, m in metrics.items() if m is None),
     )
 
 
 def unfinished_runs(runs_dir: Path, dataset: str, model: str, seeds: Sequence[int]) -> list[str]:
     """``"seed 2: 4 epochs done"`` for every seed of ``model`` on ``dataset`` without test metrics."""
     folders = {seed: run_folder(runs_dir / dataset, model, seed) for seed in seeds}
-    return [f"seed {seed}: {_epochs_done(folder)} epochs done"
-            for seed, folder in folders.items() if finished_metrics(folder) is None]
+    return [_progress(seed, folder) for seed, folder in folders.items() if finished_metrics(folder) is None]
+
+
+def _progress(seed: int, folder: Path) -> str:
+    return f"seed {seed}: {_epochs_done(folder)} epochs done"
 
 
 def _epochs_done(folder: Path) -> int:
