@@ -37,7 +37,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from sbrzoo.loader import batch_indices, make_loader, prefetch_in_thread
     from sbrzoo.models import create_model, get_spec
     from sbrzoo.presets import resolve_hyperparameters
-    from sbrzoo.trainer import build_optimizer, train_step
+    from sbrzoo.trainer import build_optimizer, train_step, uses_agc
 
     torch.manual_seed(0)
     device = torch.device(args.device)
@@ -62,7 +62,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
     if spec.trainable:
         optimizer = build_optimizer(model, config)
-        agc_parameters = model.agc_parameters() if spec.agc else None  # as the trainer does
+        agc_parameters = model.agc_parameters() if uses_agc(spec, hp) else None  # as the trainer does
         batches = batch_indices(len(dataset.train), hp.batch_size, shuffle_seed=[0, 0])
         batches = batches[: args.warmup + args.train_batches]
         model.train()

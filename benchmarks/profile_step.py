@@ -20,6 +20,7 @@ from sbrzoo.data.registry import load_dataset  # noqa: E402
 from sbrzoo.loader import batch_indices  # noqa: E402
 from sbrzoo.models import create_model, get_spec  # noqa: E402
 from sbrzoo.presets import resolve_hyperparameters  # noqa: E402
+from sbrzoo.trainer import uses_agc  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +42,7 @@ def main() -> None:
     batches = batch_indices(len(dataset.train), hp.batch_size, shuffle_seed=[0, 0])[: args.steps + 5]
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     phases = {"collate": 0.0, "copy": 0.0, "forward+backward": 0.0, "AGC+optimizer": 0.0}
-    agc_parameters = model.agc_parameters() if spec.agc else None
+    agc_parameters = model.agc_parameters() if uses_agc(spec, hp) else None  # as the trainer does
 
     def step(indices, timed: bool) -> None:  # noqa: ANN001
         marks = [time.perf_counter()]

@@ -8,17 +8,18 @@ from typing import Any
 
 import click
 
-from cli.options import build_config, expand_models, parse_seeds, training_options
+from cli.options import DEFAULT_SEED, build_config, expand_models, parse_seeds, training_options
 
 
 @click.command("ablation", short_help="Train the Table II rows (TAGNN++ minus one part) and tabulate them.")
 @click.option("--rows", default="tagnnpp*", show_default=True,
               help="Comma-separated model names or fnmatch patterns (e.g. 'tagnnpp*,tagnn').")
-@click.option("--seeds", default="1", show_default=True, callback=parse_seeds, help="Comma-separated seeds, e.g. 1,2,3.")
-@training_options
+@click.option("--seeds", default=str(DEFAULT_SEED), show_default=True, callback=parse_seeds, help="Comma-separated seeds, e.g. 1,2,3.")
+@training_options(without=("seed",))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: runs/ablation-<dataset>); finished rows in it are not retrained.")
-def ablation_command(*, rows: str, seeds: list[int], out: Path | None, **options: Any) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON on stdout instead.")
+def ablation_command(*, rows: str, seeds: list[int], out: Path | None, as_json: bool, **options: Any) -> None:
     """Train every row on the same data split with every seed, then print the table as in the
     paper's Table II (mean ± std over seeds) and save ablation.json, ablation.csv and ablation.png."""
     from rich.table import Table
@@ -26,9 +27,10 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, **options
     from sbrzoo.ablation import TABLE_METRICS, row_label, run_matrix, summarize, write_outputs
     from sbrzoo.console import console
     from sbrzoo.experiment import load_run_dataset, run_training
+    from sbrzoo.report import show_json, show_table
 
     names = expand_models(rows, "--rows")
-    base = {name: build_config(name, options) for name in names}
+    base = {name: build_config(name, {**options, "seed": seeds[0]}) for name in names}
     dataset_name = base[names[0]].dataset
     out_dir = out or Path("runs") / f"ablation-{dataset_name}"
     datasets: dict[int, Any] = {}
@@ -44,8 +46,11 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, **options
 
     results = run_matrix(names, seeds, out_dir, make_config, train)
     summaries = summarize(results, names, dataset_name)
-    write_outputs(summaries, out_dir, dataset_name,
-                  extra={"seeds": seeds, "config": base[names[0]].to_dict()})
+    extra = {"seeds": seeds, "config": base[names[0]].to_dict()}
+    write_outputs(summaries, out_dir, dataset_name, extra=extra)
+    if as_json:
+        show_json({"dataset": dataset_name, **extra, "out": str(out_dir), "rows": [s.to_dict() for s in summaries]})
+        return
     table = Table(title=f"Ablation on {dataset_name} (test %, mean ± std over seeds {', '.join(map(str, seeds))})",
                   caption=f"epoch selected on {base[names[0]].select_on}; saved in {out_dir}")
     table.add_column("Architecture", style="bold")
@@ -58,4 +63,4 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, **options
             cells.append(f"{s.mean[metric]:.2f} ± {s.std[metric]:.2f}" if len(s.seeds) > 1 else f"{s.mean[metric]:.2f}")
             cells.append(f"{s.paper[metric]:.2f}" if metric in s.paper else "-")
         table.add_row(row_label(s.model), *cells)
-    console.print(table)
+    show_table(table)

@@ -23,7 +23,10 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and results.")
 @click.version_option(package_name="sbrzoo")
 def cli(verbose: int, quiet: bool) -> None:
-    """sbrzoo: session-based recommendation models (SR-GNN, TAGNN, TAGNN++, LESSR) on one data layer."""
+    """sbrzoo: session-based recommendation models (SR-GNN, TAGNN, TAGNN++, LESSR, ...) on one data layer.
+
+    Results (tables, JSON) go to stdout; logs and progress to stderr.
+    """
     from sbrzoo.console import setup_logging
 
     setup_logging(-1 if quiet else verbose)
@@ -43,10 +46,14 @@ def main() -> None:
     from sbrzoo.errors import SbrzooError
 
     try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        cli.main(standalone_mode=False, prog_name="sbrzoo")
+    except click.exceptions.Abort:  # Ctrl-C outside training (click turns KeyboardInterrupt into Abort)
+        click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except click.UsageError as error:  # one line, exit 1, like every other user error
+        command = error.ctx.command_path if error.ctx is not None else "sbrzoo"
+        click.echo(f"Error: {error.format_message()} (see: {command} --help)", err=True)
+        sys.exit(1)
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
@@ -54,7 +61,7 @@ def main() -> None:
         sys.exit(exit_.exit_code)
     except SbrzooError as error:
         click.echo(f"Error: {error}", err=True)
-        sys.exit(1)
+        sys.exit(error.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)

@@ -10,6 +10,8 @@ import click
 
 from sbrzoo.models import list_models
 
+DEFAULT_SEED = 1  # one default for train, ablation and reproduce (the reproduction's first seed)
+
 _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "dataset": click.option(
         "--dataset", default=None, help="Registered dataset (see `sbrzoo datasets`); default: synthetic."),
@@ -17,7 +19,8 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
         "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
         help="Folder of SR-GNN pickles (all_train_seq.txt or train.txt, and test.txt)."),
     "epochs": click.option(
-        "--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (preset by default)."),
+        "--epochs", type=click.IntRange(min=1), default=None,
+        help="Training epochs (preset by default; see `sbrzoo train --dry-run`)."),
     "batch_size": click.option("--batch-size", type=click.IntRange(min=1), default=None),
     "lr": click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate."),
     "weight_decay": click.option("--weight-decay", type=click.FloatRange(min=0), default=None, help="L2 penalty."),
@@ -33,23 +36,29 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "valid_split": click.option(
         "--valid-split", type=click.Choice(["last_sessions", "random", "none"]), default="last_sessions",
         show_default=True,
-        help="last_sessions: last 10%% of training sessions (leak-free); random: 10%% of prefixes "
-             "as the reference scripts do (leaky)."),
+        help="last_sessions: the last sessions of training (leak-free); random: prefixes drawn at random "
+             "as the reference scripts do (leaky). --valid-fraction sets the share."),
     "valid_fraction": click.option(
         "--valid-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
         show_default=True),
     "select_on": click.option(
         "--select-on", type=click.Choice(["valid", "test", "last"]), default="valid", show_default=True,
         help="Which split picks the reported epoch; 'test' mimics the original papers (optimistic)."),
-    "select_metric": click.option("--select-metric", default="HR@20", show_default=True),
+    "select_metric": click.option(
+        "--select-metric", default="HR@20", show_default=True, callback=lambda _, __, value: parse_metric(value),
+        help="Metric that picks the epoch: HR@K, MRR@K or NDCG@K for K = 10 or 20 (any case)."),
     "track_test": click.option(
         "--track-test/--no-track-test", default=False,
         help="Also evaluate the test set every epoch (to report the papers' best-test protocol)."),
     "device": click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto."),
+    "deterministic": click.option(
+        "--deterministic", is_flag=True,
+        help="GPU: deterministic kernels where torch has them (slower); CPU runs repeat exactly anyway."),
     "backend": click.option(
         "--backend", type=click.Choice(["dgl", "torch"]), default=None,
         help="Graph backend (default: dgl where it imports, else torch)."),
-    "seed": click.option("--seed", type=int, default=0, show_default=True),
+    "seed": click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=DEFAULT_SEED, show_default=True,
+                         help="Seed of every random choice (0 .. 2^32-1)."),
     "num_workers": click.option(
         "--num-workers", type=click.IntRange(min=0), default=0, show_default=True, help="DataLoader worker processes."),
     "max_train_batches": click.option(
@@ -103,17 +112,41 @@ def expand_models(patterns: str, option: str) -> list[str]:
     return names
 
 
-def model_choice() -> click.Choice:
-    return click.Choice(list_models())
+def parse_model(_: click.Context | None, __: click.Parameter | None, value: str) -> str:
+    """Click callback: a registered model name, any case; unknown names get a did-you-mean error."""
+    from sbrzoo.models import get_spec
+
+    return get_spec(value).name
+
+
+def parse_metric(value: str) -> str:
+    """``"hr@20"`` -> ``"HR@20"``; anything but a reported metric is an error listing them."""
+    names = [f"{kind}@{k}" for k in (20, 10) for kind in ("HR", "MRR", "NDCG")]
+    for name in names:
+        if value.strip().upper() == name:
+            return name
+    raise click.BadParameter(f"{value!r} is not a reported metric; choose one of {', '.join(names)}",
+                             param_hint="--select-metric")
 
 
 def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` where available, else ``cpu``; ``cpu``, ``cuda`` and ``cuda:N`` checked
+    against this machine."""
+    import re
+
     import torch
 
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise click.BadParameter("CUDA is not available on this machine", param_hint="--device")
+    found = re.fullmatch(r"(cpu|cuda)(?::(\d+))?", name)
+    if found is None or (found.group(1) == "cpu" and found.group(2)):
+        raise click.BadParameter(f"{name!r}: expected cpu, cuda, cuda:N or auto", param_hint="--device")
+    if found.group(1) == "cuda":
+        if not torch.cuda.is_available():
+            raise click.BadParameter("CUDA is not available on this machine", param_hint="--device")
+        if found.group(2) and int(found.group(2)) >= torch.cuda.device_count():
+            raise click.BadParameter(f"{name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)",
+                                     param_hint="--device")
     return name
 
 
@@ -128,6 +161,9 @@ def build_config(model: str, options: dict[str, Any]):  # noqa: ANN201 - RunConf
     dataset = options["dataset"] or (data_dir.name if data_dir else "synthetic")
     spec = get_spec(model)
     hp = resolve_hyperparameters(spec.family, dataset, {k: options[k] for k in HP_OPTIONS})
+    if spec.transformer and hp.dim % hp.heads:
+        raise click.BadParameter(f"{hp.heads} heads do not divide the width {hp.dim} (each head takes dim/heads "
+                                 "features); choose --heads and --dim accordingly", param_hint="--heads")
     return RunConfig(
         model=model,
         dataset=dataset,
@@ -144,4 +180,84 @@ def build_config(model: str, options: dict[str, Any]):  # noqa: ANN201 - RunConf
         max_train_batches=options["max_train_batches"],
         eval_batch_size=options["eval_batch_size"],
         hp=hp,
+        deterministic=options["deterministic"],
     )
+
+
+def given_options(context: click.Context, names: Sequence[str]) -> set[str]:
+    """The options among ``names`` that the user set (command line or environment), not defaults."""
+    from click.core import ParameterSource
+
+    explicit = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return {name for name in names if context.get_parameter_source(name) in explicit}
+
+
+# What a resumed run may change: how long it goes on, and where it runs.
+RESUMABLE_CHANGES = ("epochs", "patience", "device", "backend", "num_workers", "eval_batch_size", "data_dir")
+
+
+def resume_config(run_dir: Path, options: dict[str, Any], given: set[str]):  # noqa: ANN201 - RunConfig
+    """The saved config of ``run_dir`` with the options the user gave applied where a resumed run
+    may change them (:data:`RESUMABLE_CHANGES`); returns ``(config, ["epochs 2 -> 4", ...])``.
+
+    Raises:
+        ConfigError: another given option differs from the run's setting (each one listed).
+    """
+    import dataclasses
+
+    from sbrzoo.config import RunConfig
+    from sbrzoo.errors import ConfigError
+
+    config = RunConfig.load(run_dir / "config.json")
+    wanted = {name: _normalised(name, options[name]) for name in given}
+    saved = {name: getattr(config.hp, name) if name in HP_OPTIONS else getattr(config, name) for name in wanted}
+    differing = {name: value for name, value in wanted.items() if value != saved[name]}
+    refused = [f"--{name.replace('_', '-')} {value} (the run has {saved[name]})"
+               for name, value in differing.items() if name not in RESUMABLE_CHANGES]
+    if refused:
+        raise ConfigError(f"{run_dir}: --resume continues a run with its own settings; these options differ: "
+                          f"{', '.join(refused)}. Start a new run with --out instead")
+    changes = [f"{name} {saved[name]} -> {value}" for name, value in differing.items()]
+    hp_changes = {name: value for name, value in differing.items() if name in HP_OPTIONS}
+    run_changes = {name: value for name, value in differing.items() if name not in HP_OPTIONS}
+    return dataclasses.replace(config, hp=dataclasses.replace(config.hp, **hp_changes), **run_changes), changes
+
+
+def _normalised(name: str, value: Any) -> Any:  # noqa: ANN401 - an option's value
+    """An option's value as the config stores it."""
+    if name == "device":
+        return resolve_device(value)
+    if name == "data_dir" and value is not None:
+        return str(Path(value).resolve())
+    return value
+
+
+def check_run_folder(out_dir: Path, *, overwrite: bool) -> None:
+    """Refuse ``--out`` below a file, on a file, or on a folder holding files unless ``overwrite``.
+
+    Raises:
+        ConfigError: naming the folder and what to do.
+    """
+    from sbrzoo.errors import ConfigError
+
+    for parent in [out_dir, *out_dir.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise ConfigError(f"--out {out_dir}: {parent} is a file, not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        held = ", ".join(sorted(p.name for p in out_dir.iterdir())[:5])
+        raise ConfigError(f"--out {out_dir} already holds files ({held}); choose another folder, continue "
+                          f"the run with --resume {out_dir}, or replace it with --overwrite")
+
+
+def settings_table(config: Any, *, title: str):  # noqa: ANN001, ANN201 - RunConfig -> rich Table
+    """Every setting of a run config, one per line (hyper-parameters as ``hp.NAME``)."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("setting", no_wrap=True)
+    table.add_column("value", no_wrap=True)
+    settings = {k: v for k, v in config.to_dict().items() if k != "hp"}
+    settings |= {f"hp.{k}": v for k, v in config.hp.to_dict().items()}
+    for name, value in settings.items():
+        table.add_row(name, str(value))
+    return table

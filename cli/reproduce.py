@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cli.options import build_config, expand_models, parse_seeds, training_options
+from cli.options import DEFAULT_SEED, build_config, expand_models, parse_seeds, training_options
 
 _FIXED = ("dataset", "data_dir", "seed", "select_on", "track_test")
 
@@ -27,7 +28,7 @@ def _names(_: click.Context, __: click.Parameter, value: str) -> list[str]:
               help="Comma-separated model names or fnmatch patterns.")
 @click.option("--datasets", default="diginetica,yoochoose1_64", show_default=True, callback=_names,
               help="Comma-separated registered datasets.")
-@click.option("--seeds", default="1", show_default=True, callback=parse_seeds, help="Comma-separated seeds.")
+@click.option("--seeds", default=str(DEFAULT_SEED), show_default=True, callback=parse_seeds, help="Comma-separated seeds.")
 @click.option("--data-root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="Folder holding one folder per dataset (default: $SBRZOO_DATA_DIR or ../shared/datasets).")
 @click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -37,8 +38,10 @@ def _names(_: click.Context, __: click.Parameter, value: str) -> list[str]:
 @training_options(without=_FIXED)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True,
               help="Writes reproduction.{json,csv,md} here and keeps the runs in reproduction/ below it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON on stdout instead.")
 def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], data_root: Path | None,
-                      time_budget: float | None, compare: list[str], out: Path, **options: Any) -> None:
+                      time_budget: float | None, compare: list[str], out: Path, as_json: bool,
+                      **options: Any) -> None:
     """Train every (dataset, model, seed) with its preset and validation-based epoch selection, the
     test set tracked every epoch only to show what the papers' best-test protocol would report.
     Finished runs are kept, unfinished ones resume from their last epoch, so the same command can
@@ -46,6 +49,7 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     from sbrzoo.ablation import run_matrix
     from sbrzoo.console import console
     from sbrzoo.experiment import load_run_dataset, run_training
+    from sbrzoo.report import show_json, show_table
     from sbrzoo.reproduce import compare_models, summarize_model, unfinished_runs, write_tables
 
     if len(compare) != 2:
@@ -88,10 +92,13 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
         "protocol": protocol, "seeds": seeds, "datasets": datasets, "models": names, "unfinished": unfinished,
         "configs": {d: {n: c.to_dict() for n, c in by_model.items()} for d, by_model in configs.items()},
     })
-    console.print(_table(rows))
     for line in unfinished + [f"{r.dataset} {r.model}: {p}" for r in rows for p in r.pending]:
         console.print(f"[yellow]unfinished[/] {line}")
     console.print("saved " + ", ".join(map(str, paths)))
+    if as_json:
+        show_json(json.loads(paths[0].read_text()))
+    else:
+        show_table(_table(rows))
 
 
 def _table(rows: list) -> Any:  # noqa: ANN401 - rich Table (lazy import)

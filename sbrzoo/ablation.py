@@ -55,7 +55,7 @@ def run_folder(out_dir: Path, model: str, seed: int) -> Path:
 
 
 # Where a run executes, not what it computes: a run may be resumed on another machine or device.
-_PLACE_FIELDS = frozenset({"data_dir", "device", "backend", "num_workers", "eval_batch_size"})
+_PLACE_FIELDS = frozenset({"data_dir", "device", "backend", "num_workers", "eval_batch_size", "deterministic"})
 
 
 def check_same_settings(folder: Path, config: RunConfig) -> None:
@@ -68,7 +68,7 @@ def check_same_settings(folder: Path, config: RunConfig) -> None:
         saved = json.loads((folder / "config.json").read_text())
     except FileNotFoundError:
         return
-    there, now = _flatten(saved), _flatten(config.to_dict())
+    there, now = _flatten(RunConfig.from_dict(saved).to_dict()), _flatten(config.to_dict())  # defaults filled in
     differing = [f"{key}: {there.get(key)!r} there, {value!r} now" for key, value in now.items()
                  if key not in _PLACE_FIELDS and there.get(key) != value]
     if differing:

@@ -1,4 +1,4 @@
-"""Adaptive Gradient Clipping (Brock et al., NFNets, 2021): the intended algorithm (MODELS.md §4.4)."""
+"""Adaptive Gradient Clipping (Brock et al., NFNets, 2021): the intended algorithm (docs/MODELS.md §4.4)."""
 
 from __future__ import annotations
 

@@ -37,6 +37,7 @@ class RunConfig:
         max_train_batches: Stop each epoch after this many batches (quick looks); None = full epoch.
         eval_batch_size: Batch size of evaluation.
         hp: Model and optimisation hyper-parameters.
+        deterministic: Ask torch for deterministic kernels (GPU; CPU runs repeat exactly anyway).
     """
 
     model: str
@@ -54,6 +55,7 @@ class RunConfig:
     max_train_batches: int | None
     eval_batch_size: int
     hp: Hyperparameters
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         if self.select_on not in SELECT_ON:

@@ -5,11 +5,18 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["SbrzooError", "ConfigError", "DataError", "UnknownNameError", "unknown_name"]
+__all__ = ["SbrzooError", "ConfigError", "DataError", "UnknownNameError", "TrainingDiverged", "Interrupted",
+           "unknown_name"]
 
 
 class SbrzooError(Exception):
-    """Base class of every error a user can cause; its message says what to fix."""
+    """Base class of every error a user can cause; its message says what to fix.
+
+    Attributes:
+        exit_code: The process's exit status when the CLI reports it (1; 130 for an interrupt).
+    """
+
+    exit_code = 1
 
 
 class ConfigError(SbrzooError):
@@ -24,6 +31,16 @@ class UnknownNameError(SbrzooError):
     """A registry lookup (model, dataset, backend, part) failed."""
 
 
+class TrainingDiverged(SbrzooError):
+    """The training loss became nan or infinite; the last good checkpoint is kept."""
+
+
+class Interrupted(SbrzooError):
+    """The user pressed Ctrl-C; the message says how to continue."""
+
+    exit_code = 130
+
+
 def unknown_name(kind: str, name: str, choices: Iterable[str], hint: str = "") -> UnknownNameError:
     """Build an :class:`UnknownNameError` with a "did you mean" suggestion.
 
@@ -34,7 +51,8 @@ def unknown_name(kind: str, name: str, choices: Iterable[str], hint: str = "") -
         hint: Command that lists the valid names, appended to the message.
     """
     choices = sorted(choices)
-    close = difflib.get_close_matches(name, choices, n=1)
+    by_lower = {choice.lower(): choice for choice in choices}
+    close = [by_lower[c] for c in difflib.get_close_matches(name.lower(), list(by_lower), n=1)]
     message = f"unknown {kind} {name!r}"
     message += f"; did you mean {close[0]!r}?" if close else f"; choose one of: {', '.join(choices)}"
     if hint:

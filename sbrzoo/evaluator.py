@@ -1,4 +1,4 @@
-"""Full-ranking evaluation of a model over a loader of :class:`SessionBatch` (MODELS.md §5).
+"""Full-ranking evaluation of a model over a loader of :class:`SessionBatch` (docs/MODELS.md §5).
 
 Every item ``1..N`` is ranked for every example; see :mod:`sbrzoo.metrics` for the formulas, the
 tie policy (optimistic rank, pessimistic when it differs) and the NaN policy.

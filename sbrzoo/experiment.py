@@ -1,15 +1,22 @@
-"""One training run from a :class:`RunConfig`: load data, train, write the run folder."""
+"""One training run from a :class:`RunConfig`: load data, train, write the run folder; and the one
+way back from a run folder to its model, data and evaluation loader."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+
+from torch import nn
 
 from sbrzoo.config import RunConfig
 from sbrzoo.data.dataset import SessionDataset
+from sbrzoo.data.examples import Examples
 from sbrzoo.progress import progress_bar
 from sbrzoo.trainer import Trainer, TrainResult
 
-__all__ = ["load_run_dataset", "run_training"]
+__all__ = ["LoadedRun", "load_run_dataset", "load_run", "run_training", "baseline_metrics", "evaluation_loader"]
 
 
 def load_run_dataset(config: RunConfig) -> SessionDataset:
@@ -33,14 +40,69 @@ def run_training(config: RunConfig, out_dir: Path, *, resume: bool = False,
     return Trainer(config, dataset, out_dir, progress=progress_bar).fit(resume=resume, deadline=deadline)
 
 
+def evaluation_loader(config: RunConfig, examples: Examples, num_items: int) -> Iterable:
+    """Batches of ``examples`` in file order, with the graphs ``config``'s model needs."""
+    from sbrzoo.loader import batch_indices, make_loader
+    from sbrzoo.models import get_spec
+
+    return make_loader(examples, num_items, get_spec(config.model).graph_kinds, config.backend,
+                       batch_indices(len(examples), config.eval_batch_size))
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    """A finished run rebuilt from its folder: settings, data, and the model with its selected weights.
+
+    Attributes:
+        config: The run's settings (device, backend and data folder as overridden when loading).
+        dataset: Its data, split as during training.
+        model: On ``config.device``, in eval mode, holding ``best.pt``'s weights.
+        epoch: The selected epoch those weights come from.
+    """
+
+    run_dir: Path
+    config: RunConfig
+    dataset: SessionDataset
+    model: nn.Module
+    epoch: int
+
+
+def load_run(run_dir: Path, *, device: str | None = None, backend: str | None = None,
+             data_dir: Path | None = None) -> LoadedRun:
+    """Rebuild the run in ``run_dir`` from ``config.json`` and ``best.pt`` (loaded as data only).
+
+    Args:
+        device, backend: Override where it runs (None: as trained).
+        data_dir: Where its data lives now, when it has moved.
+
+    Raises:
+        ConfigError: no run folder here. DataError: ``best.pt`` is missing, damaged, refused as
+        unsafe or does not fit the model; the data cannot be read.
+    """
+    from sbrzoo.checkpoint import load_checkpoint, load_weights
+    from sbrzoo.graph import resolve_backend
+    from sbrzoo.models import create_model
+
+    run_dir = Path(run_dir)
+    config = RunConfig.load(run_dir / "config.json")
+    overrides = {"device": device or config.device, "backend": resolve_backend(backend or config.backend)}
+    if data_dir is not None:
+        overrides["data_dir"] = str(Path(data_dir).resolve())
+    config = dataclasses.replace(config, **overrides)
+    path = run_dir / "best.pt"
+    best = load_checkpoint(path, keys=("state_dict", "epoch", "num_items"), map_location=config.device)
+    dataset = load_run_dataset(config)
+    model = create_model(config.model, dataset.num_items, config.hp).to(config.device)
+    load_weights(model, best["state_dict"], path)
+    return LoadedRun(run_dir, config, dataset, model.eval(), int(best["epoch"]))
+
+
 def baseline_metrics(config: RunConfig, dataset: SessionDataset) -> dict[str, float]:
     """Test metrics of the most-popular ranking on the same data, for context beside a model."""
     from sbrzoo.evaluator import evaluate
-    from sbrzoo.loader import batch_indices, make_loader
-    from sbrzoo.models.popularity import PopularityModel
+    from sbrzoo.models import create_model
 
-    model = PopularityModel(dataset.num_items)
+    model = create_model("pop", dataset.num_items, config.hp)
     model.fit(dataset.train)
-    batches = batch_indices(len(dataset.test), config.eval_batch_size)
-    loader = make_loader(dataset.test, dataset.num_items, (), config.backend, batches)
-    return evaluate(model, loader).metrics
+    return evaluate(model, evaluation_loader(dataclasses.replace(config, model="pop"), dataset.test,
+                                             dataset.num_items)).metrics

@@ -1,4 +1,4 @@
-r"""Full-ranking metrics: every item ``1..N`` is a candidate (MODELS.md §5, §9.5).
+r"""Full-ranking metrics: every item ``1..N`` is a candidate (docs/MODELS.md §5, §9.5).
 
 For one example with logits :math:`z \in \mathbb{R}^N` (column ``k`` is item ``k + 1``) and target
 item :math:`y`, let :math:`t = z_{y-1}` be the target's score:

@@ -1,7 +1,7 @@
 """Hyper-parameters per model family and dataset, and their resolution with user overrides.
 
 Torch-free. Every value can be overridden from the CLI; the resolved values are saved with each run.
-Where MODELS.md reports that a paper and its reference code disagree, the comment says which we follow.
+Where docs/MODELS.md reports that a paper and its reference code disagree, the comment says which we follow.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ class Hyperparameters:
         return dataclasses.asdict(self)
 
 
-_SRGNN = Hyperparameters()  # SR-GNN code defaults (MODELS.md §4.2), also TAGNN's
-# TAGNN++ paper settings (MODELS.md §3.4b, §6.3): the paper, not the code (lr 1e-3, L2 1e-5, 30 epochs,
+_SRGNN = Hyperparameters()  # SR-GNN code defaults (docs/MODELS.md §4.2), also TAGNN's
+# TAGNN++ paper settings (docs/MODELS.md §3.4b, §6.3): the paper, not the code (lr 1e-3, L2 1e-5, 30 epochs,
 # batch 75 on Yoochoose, swapped widths, always 2 heads) -- see P10.
 _TAGNNPP = replace(_SRGNN, batch_size=50, lr=1e-4, weight_decay=1e-6, epochs=15, dropout=0.1, patience=5)
 # LESSR code defaults (README settings for Diginetica: 4 layers), AdamW with decoupled decay.
@@ -70,7 +70,7 @@ _PRESETS: dict[tuple[str, str], Hyperparameters] = {
     ("pop", "*"): replace(_SRGNN, epochs=0),
 }
 
-# The released code's values, used with fidelity="reference" (MODELS.md §4.2, P10): TAGNN++ code
+# The released code's values, used with fidelity="reference" (docs/MODELS.md §4.2, P10): TAGNN++ code
 # defaults (widths swapped between datasets, always 2 heads, non-hybrid, lr 1e-3, L2 1e-5, 30 epochs).
 _TAGNNPP_CODE = replace(_SRGNN, batch_size=50, heads=2, hybrid=False, fidelity="reference")
 _REFERENCE_PRESETS: dict[tuple[str, str], Hyperparameters] = {

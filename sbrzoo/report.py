@@ -1,12 +1,22 @@
-"""Readable result tables (rich) for the console."""
+"""Result tables: rich on a terminal, plain aligned text in a pipe; both on stdout.
+
+Logs and progress go to stderr (:data:`sbrzoo.console.console`); results go to stdout through
+:func:`show_table` and :func:`show_json`, so ``sbrzoo models | grep agc`` finds the rows and a
+redirected table is never cut at the terminal width.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-__all__ = ["METRIC_COLUMNS", "metrics_table"]
+__all__ = ["METRIC_COLUMNS", "metrics_table", "show_table", "show_json", "plain_table"]
 
 METRIC_COLUMNS = ("HR@20", "MRR@20", "HR@10", "MRR@10", "NDCG@20")
 
@@ -15,12 +25,54 @@ def metrics_table(title: str, rows: Sequence[tuple[str, Mapping[str, object]]], 
                   columns: Sequence[str] = METRIC_COLUMNS, note: str | None = None) -> Table:
     """A table with one row per ``(label, metrics)`` and one column per metric (percentages)."""
     table = Table(title=title, caption=note)
-    table.add_column("model", style="bold")
+    table.add_column("model", style="bold", no_wrap=True)
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     for label, metrics in rows:
         table.add_row(label, *(_cell(metrics.get(column)) for column in columns))
     return table
+
+
+def show_table(table: Table) -> None:
+    """Print ``table`` on stdout: drawn by rich on a terminal (never cropped), else :func:`plain_table`."""
+    if sys.stdout.isatty():
+        console = Console()
+        console.print(table, width=max(console.width, table.min_width or 0), crop=False)
+    else:
+        sys.stdout.write(plain_table(table))
+        sys.stdout.flush()
+
+
+def show_json(data: Any) -> None:  # noqa: ANN401 - any JSON-able value
+    """Print ``data`` as indented JSON on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def plain_table(table: Table) -> str:
+    """``table`` as plain text: title, header, rule, rows and caption, columns aligned with two
+    spaces, no markup, no colour and no width limit (nothing wraps or is cut)."""
+    header = [_plain(column.header) for column in table.columns]
+    columns = [[_plain(cell) for cell in column.cells] for column in table.columns]
+    rows = [list(cells) for cells in zip(*columns)] if columns else []
+    widths = [max(len(text) for text in [name, *cells]) for name, cells in zip(header, columns)]
+    right = [column.justify == "right" for column in table.columns]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)]
+        return "  ".join(padded).rstrip()
+
+    lines = [_plain(table.title)] if table.title else []
+    lines += [line(header), "  ".join("-" * w for w in widths), *(line(row) for row in rows)]
+    if table.caption:
+        lines.append(_plain(table.caption))
+    return "\n".join(lines) + "\n"
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, Text):
+        return value.plain
+    return Text.from_markup(str(value)).plain if value is not None else ""
 
 
 def _cell(value: object) -> str:

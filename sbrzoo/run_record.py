@@ -6,6 +6,7 @@ import io
 import json
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ import torch
 from sbrzoo.data.pickles import atomic_write_bytes
 from sbrzoo.paths import PROJECT_ROOT
 
-__all__ = ["RANKS_FILE", "environment_info", "write_json_atomic", "save_torch_atomic", "save_ranks", "load_ranks"]
+__all__ = ["RANKS_FILE", "RUN_FILES", "remove_run_files", "evaluation_record", "cpu_model", "blas_library", "environment_info", "write_json_atomic", "save_torch_atomic", "save_ranks", "load_ranks"]
 
 RANKS_FILE = "test_ranks.npy"
+RUN_FILES = ("config.json", "metrics.json", RANKS_FILE, "best.pt", "last.pt")  # what a run folder holds
 
 
 def _git_commit() -> str | None:
@@ -34,8 +36,27 @@ def _git_commit() -> str | None:
     return os.environ.get("SBRZOO_GIT_COMMIT")
 
 
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``; else what :mod:`platform` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_library() -> str:
+    """The BLAS torch was built with (``mkl``, ``open``, ...), from ``torch.__config__.show()``."""
+    found = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    return found.group(1) if found else "unknown"
+
+
 def environment_info(device: torch.device) -> dict[str, Any]:
-    """Git commit, library versions, device name and host, for run records."""
+    """Git commit, library versions, CPU model, BLAS, thread count, device name and host, for run
+    records. Same-seed CPU runs repeat exactly on one machine and thread count; across CPU models,
+    BLAS builds or thread counts, float summation order changes and metrics move by ~0.1 point."""
     from sbrzoo.graph import dgl_available
 
     info: dict[str, Any] = {
@@ -43,6 +64,8 @@ def environment_info(device: torch.device) -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "host": platform.node(),
+        "cpu_model": cpu_model(),
+        "blas": blas_library(),
         "cpu_threads": torch.get_num_threads(),
         "device": str(device),
     }
@@ -77,3 +100,27 @@ def save_ranks(path: Path, ranks: torch.Tensor) -> None:
 def load_ranks(path: Path) -> np.ndarray:
     """The ranks saved by :func:`save_ranks`, shape (E,)."""
     return np.load(Path(path), allow_pickle=False)
+
+
+def remove_run_files(run_dir: Path) -> None:
+    """Delete the files a run writes (:data:`RUN_FILES`) from ``run_dir`` (for ``--overwrite``)."""
+    for name in RUN_FILES:
+        (Path(run_dir) / name).unlink(missing_ok=True)
+
+
+def evaluation_record(run_dir: Path, config: Any, split: str, epoch: int | None,  # noqa: ANN401 - RunConfig
+                      report: Any) -> dict[str, Any]:  # noqa: ANN401 - MetricReport
+    """The one JSON shape of a run's evaluation, printed by ``train --json`` and ``evaluate --json``:
+    ``{"run", "model", "dataset", "split", "epoch", "metrics": {"HR@20": ...}, "num_examples",
+    "ties", "seconds"}`` (metrics in percent)."""
+    return {
+        "run": str(run_dir),
+        "model": config.model,
+        "dataset": config.dataset,
+        "split": split,
+        "epoch": epoch,
+        "metrics": dict(report.metrics),
+        "num_examples": report.num_examples,
+        "ties": report.ties,
+        "seconds": round(report.seconds, 3),
+    }

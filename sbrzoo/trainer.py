@@ -19,17 +19,22 @@ from sbrzoo.config import RunConfig
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.data.dataset import SessionDataset
 from sbrzoo.data.examples import Examples
-from sbrzoo.errors import ConfigError
+from sbrzoo.checkpoint import load_checkpoint, load_weights
+from sbrzoo.errors import ConfigError, DataError, TrainingDiverged
 from sbrzoo.evaluator import MetricReport, evaluate
 from sbrzoo.loader import batch_indices, make_loader, prefetch_in_thread
-from sbrzoo.models import create_model, get_spec
+from sbrzoo.models import ModelSpec, create_model, get_spec
 from sbrzoo.presets import Hyperparameters
 from sbrzoo.run_record import RANKS_FILE, environment_info, save_ranks, save_torch_atomic, write_json_atomic
 from sbrzoo.seed import seed_everything
 
-__all__ = ["Trainer", "TrainResult", "build_optimizer", "learning_rate", "train_step"]
+__all__ = ["Trainer", "TrainResult", "build_optimizer", "learning_rate", "train_step", "uses_agc"]
 
 log = logging.getLogger(__name__)
+
+_CHECK_EVERY = 20  # steps between checks that the training loss is still finite
+# ``last.pt``: tensors and plain containers only, so that it loads with ``weights_only=True``.
+_RESUME_KEYS = ("epoch", "model", "optimizer", "epochs", "best_epoch", "best_score", "stale", "torch_rng", "cuda_rng")
 
 
 @dataclass
@@ -71,11 +76,19 @@ def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimize
     if hp.optimizer == "adamw":
         decayed, plain = [], []
         for name, parameter in model.named_parameters():
-            no_decay = name.endswith("bias") or any(k in name for k in ("norm", "prelu", "activation"))
+            # LESSR's code exempts every name containing "bias", GRU's bias_ih_l0 / bias_hh_l0 included
+            no_decay = any(k in name for k in ("bias", "norm", "prelu", "activation"))
             (plain if no_decay else decayed).append(parameter)
         groups = [{"params": decayed, "weight_decay": hp.weight_decay}, {"params": plain, "weight_decay": 0.0}]
         return torch.optim.AdamW(groups, lr=hp.lr, **fused)
     return torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, **fused)
+
+
+def uses_agc(spec: ModelSpec, hp: Hyperparameters) -> bool:
+    """Whether training clips gradients with AGC: the model's spec asks for it and the fidelity is the
+    paper's. The released TAGNN++ code builds its clipper but never calls it, so reference fidelity
+    trains without (docs/DECISIONS.md, P13)."""
+    return spec.agc and hp.fidelity != "reference"
 
 
 def train_step(model: nn.Module, batch: SessionBatch, optimizer: torch.optim.Optimizer, hp: Hyperparameters,
@@ -92,7 +105,7 @@ def train_step(model: nn.Module, batch: SessionBatch, optimizer: torch.optim.Opt
 
 
 def learning_rate(config: RunConfig, epoch: int) -> float:
-    """Learning rate of 0-based ``epoch``: ``lr * gamma ** floor(epoch / step)`` (MODELS.md §4.3).
+    """Learning rate of 0-based ``epoch``: ``lr * gamma ** floor(epoch / step)`` (docs/MODELS.md §4.3).
 
     With ``fidelity="reference"`` the SR-GNN-family code's off-by-one is reproduced:
     ``floor((epoch + 1) / step)``, because it steps the scheduler at the start of every epoch.
@@ -127,7 +140,7 @@ class Trainer:
         self.progress = progress or _silent_progress
         self.device = torch.device(config.device)
         self.spec = get_spec(config.model)
-        seed_everything(config.seed)
+        seed_everything(config.seed, deterministic=config.deterministic)
         self.model = create_model(config.model, dataset.num_items, config.hp).to(self.device)
         self.environment = environment_info(self.device)
 
@@ -196,15 +209,20 @@ class Trainer:
         if config.max_train_batches is not None:
             batches = batches[: config.max_train_batches]
         num_examples = sum(len(b) for b in batches)
-        agc_parameters = model.agc_parameters() if self.spec.agc else None
+        agc_parameters = model.agc_parameters() if uses_agc(self.spec, hp) else None
         model.train()
         total_loss = torch.zeros((), device=self.device)
         started = time.perf_counter()
+        first_bad_step = torch.zeros((), dtype=torch.long, device=self.device)  # 0: every loss finite so far
         with self.progress(f"epoch {epoch + 1}/{hp.epochs}", num_examples) as advance:
             for step, batch in enumerate(self._loader(self.dataset.train, batches), start=1):
                 loss = train_step(model, batch.to(self.device, non_blocking=True), optimizer, hp, agc_parameters)
                 total_loss += loss
+                first_bad_step = torch.where((first_bad_step == 0) & ~torch.isfinite(loss), step, first_bad_step)
+                if step % _CHECK_EVERY == 0:  # one host sync every few steps, not one per step
+                    self._stop_if_diverged(epoch, first_bad_step)
                 advance(batch.batch_size, loss=loss.detach() if step % 20 == 0 else None)
+        self._stop_if_diverged(epoch, first_bad_step)
         seconds = time.perf_counter() - started
         record: dict[str, Any] = {
             "epoch": epoch + 1,
@@ -224,6 +242,14 @@ class Trainer:
             record["test_seconds"] = round(report.seconds, 3)
         return record
 
+    def _stop_if_diverged(self, epoch: int, first_bad_step: torch.Tensor) -> None:
+        step = int(first_bad_step)
+        if step:
+            kept = (f"the last good checkpoint (after epoch {epoch}) is {self.out_dir / 'last.pt'}" if epoch
+                    else "no epoch had finished, so there is no checkpoint")
+            raise TrainingDiverged(f"the training loss became non-finite (nan or inf) at epoch {epoch + 1}, "
+                                   f"step {step}; stopped, {kept}. Try a lower --lr")
+
     def _select_score(self, record: dict[str, Any]) -> float:
         if self.config.select_on == "last":
             return float(record["epoch"])
@@ -234,8 +260,9 @@ class Trainer:
 
     def _finish(self, result: TrainResult) -> TrainResult:
         if result.best_epoch is not None:
-            best = torch.load(self.out_dir / "best.pt", weights_only=True, map_location=self.device)
-            self.model.load_state_dict(best["state_dict"])
+            path = self.out_dir / "best.pt"
+            best = load_checkpoint(path, keys=("state_dict",), map_location=self.device)
+            load_weights(self.model, best["state_dict"], path)
         report = self.evaluate(self.dataset.test, "test")
         result.test, result.test_report = {**report.metrics, "seconds": round(report.seconds, 3)}, report
         save_ranks(self.out_dir / RANKS_FILE, report.ranks)
@@ -277,9 +304,12 @@ class Trainer:
         path = self.out_dir / "last.pt"
         if not path.is_file():
             raise ConfigError(f"{path}: no finished epoch to resume from")
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        self.model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        state = load_checkpoint(path, keys=_RESUME_KEYS, map_location=self.device)
+        load_weights(self.model, state["model"], path)
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise DataError(f"{path}: the optimizer state does not fit this model ({error})") from None
         torch.set_rng_state(state["torch_rng"].cpu())
         if state["cuda_rng"] is not None:
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])

@@ -1,4 +1,4 @@
-"""Metrics: hand-computed ranks, reference topk semantics (MODELS.md §5.1), ties and NaN."""
+"""Metrics: hand-computed ranks, reference topk semantics (docs/MODELS.md §5.1), ties and NaN."""
 
 from __future__ import annotations
 

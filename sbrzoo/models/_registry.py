@@ -88,14 +88,14 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 
 def get_spec(name: str) -> ModelSpec:
-    """Look a model up by name.
+    """Look a model up by name, case-insensitively.
 
     Raises:
         UnknownNameError: no such model (with a did-you-mean suggestion).
     """
     _load_families()
     try:
-        return _REGISTRY[name]
+        return _REGISTRY[name.lower()]  # names are lowercase; "TAGNN" finds "tagnn"
     except KeyError:
         raise unknown_name("model", name, _REGISTRY, hint="sbrzoo models") from None
 

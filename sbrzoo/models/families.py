@@ -40,7 +40,7 @@ register(replace(TAGNNPP, name="tagnnpp_no_gnn", graph_encoder=None, description
                  reference={"diginetica": {"HR@20": 51.48, "MRR@20": 17.59}, "yoochoose1_64": {"HR@20": 71.75, "MRR@20": 31.62}}))
 register(replace(TAGNNPP, name="tagnnpp_no_pe", positional=False, description="TAGNN++ without the positional embedding",
                  reference={"diginetica": {"HR@20": 51.64, "MRR@20": 17.66}, "yoochoose1_64": {"HR@20": 71.69, "MRR@20": 31.48}}))
-# The positional embedding is added to the Transformer's input (MODELS.md §3.4c), so it leaves with the block:
+# The positional embedding is added to the Transformer's input (docs/MODELS.md §3.4c), so it leaves with the block:
 # what remains is exactly TAGNN's computation, trained with TAGNN++'s settings and AGC.
 register(replace(TAGNNPP, name="tagnnpp_no_transformer", transformer=False, positional=False,
                  description="TAGNN++ without the Transformer (and its positional input)",

@@ -22,7 +22,7 @@ class SessionModel(nn.Module):
     """A session recommender assembled from the parts a :class:`ModelSpec` names.
 
     With ``hp.fidelity == "reference"`` the SR-GNN-family parts behave as the released code does
-    (MODELS.md §9.2): softmaxes over the split-wide padding, TAGNN++'s attention block over id-ordered
+    (docs/MODELS.md §9.2): softmaxes over the split-wide padding, TAGNN++'s attention block over id-ordered
     nodes with the padding node, no positional embedding or feed-forward layer, uniform init of
     every parameter (LayerNorm included) and the code's unused linear layer.
 
@@ -70,7 +70,7 @@ class SessionModel(nn.Module):
 
     def reset_parameters(self) -> None:
         """SR-GNN family: every weight ``U(-1/sqrt(d), 1/sqrt(d))`` as the reference codes do, except
-        LayerNorm, which keeps gamma=1, beta=0 (MODELS.md §3.6, P11) unless the fidelity is
+        LayerNorm, which keeps gamma=1, beta=0 (docs/MODELS.md §3.6, P11) unless the fidelity is
         "reference". LESSR: PyTorch defaults."""
         if self.spec.graph_encoder == "lessr":
             return
@@ -139,5 +139,5 @@ class SessionModel(nn.Module):
         return nn.functional.cross_entropy(self(batch), batch.targets - 1)
 
     def agc_parameters(self) -> list[nn.Parameter]:
-        """Parameters AGC clips: all but the item embedding, which is also the output layer (MODELS.md §4.4)."""
+        """Parameters AGC clips: all but the item embedding, which is also the output layer (docs/MODELS.md §4.4)."""
         return [p for name, p in self.named_parameters() if not name.startswith("embedding.")]

@@ -13,7 +13,7 @@ __all__ = ["EOPAConv"]
 
 
 class EOPAConv(nn.Module):
-    r"""Edge-order preserving aggregation (EOPA) over the LESSR EOP multigraph (MODELS.md §3.5).
+    r"""Edge-order preserving aggregation (EOPA) over the LESSR EOP multigraph (docs/MODELS.md §3.5).
 
     From "Handling Information Loss of Graph Neural Networks for Session-based Recommendation"
     (Chen & Wong, KDD 2020).
@@ -50,7 +50,7 @@ class EOPAConv(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """PyTorch defaults (MODELS.md §3.6): Linear ``U(±1/sqrt(in_dim))``, GRU ``U(±1/sqrt(in_dim))``,
+        """PyTorch defaults (docs/MODELS.md §3.6): Linear ``U(±1/sqrt(in_dim))``, GRU ``U(±1/sqrt(in_dim))``,
         BatchNorm ``γ = 1, β = 0`` with fresh running statistics, PReLU slope 0.25 per channel."""
         for module in (self.batch_norm, self.gru, self.fc_self, self.fc_neigh, self.activation):
             module.reset_parameters()

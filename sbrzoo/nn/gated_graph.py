@@ -13,7 +13,7 @@ __all__ = ["GatedGraphConv"]
 
 
 class GatedGraphConv(nn.Module):
-    r"""One or more gated graph steps over the SR-GNN session graph (MODELS.md §3.1).
+    r"""One or more gated graph steps over the SR-GNN session graph (docs/MODELS.md §3.1).
 
     .. math::
         a^{in}_v &= \sum_{u \to v} \tfrac{1}{\deg^{in}(v)} (W_{in} h_u + c_{in}) + b_{iah} \\
@@ -45,7 +45,7 @@ class GatedGraphConv(nn.Module):
         self.bias_ih = nn.Parameter(torch.empty(3 * dim))
         self.bias_hh = nn.Parameter(torch.empty(3 * dim))
         # The released SR-GNN/TAGNN/TAGNN++ code creates a third d x d linear it never uses; reference
-        # fidelity keeps it so parameter counts match the published ones (MODELS.md §3.6).
+        # fidelity keeps it so parameter counts match the published ones (docs/MODELS.md §3.6).
         self.unused_edge = nn.Linear(dim, dim) if vestigial else None
         self.reset_parameters()
 

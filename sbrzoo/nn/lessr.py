@@ -14,7 +14,7 @@ __all__ = ["LessrEncoder", "LessrReadout"]
 
 
 class LessrEncoder(nn.Module):
-    r"""The densely connected EOPA/SGAT stack of LESSR (MODELS.md §3.5).
+    r"""The densely connected EOPA/SGAT stack of LESSR (docs/MODELS.md §3.5).
 
     From "Handling Information Loss of Graph Neural Networks for Session-based Recommendation"
     (Chen & Wong, KDD 2020). Layer ``k`` reads width ``d(k+1)`` and writes ``d``; even layers are
@@ -48,7 +48,7 @@ class LessrEncoder(nn.Module):
         return ("eop",) if self.num_layers == 1 else ("eop", "shortcut")
 
     def reset_parameters(self) -> None:
-        """PyTorch defaults for every layer (MODELS.md §3.6)."""
+        """PyTorch defaults for every layer (docs/MODELS.md §3.6)."""
         for layer in self.layers:
             layer.reset_parameters()
 
@@ -83,7 +83,7 @@ class LessrEncoder(nn.Module):
 
 
 class LessrReadout(nn.Module):
-    r"""LESSR's attention readout with the last node, followed by the session projection (MODELS.md §3.5).
+    r"""LESSR's attention readout with the last node, followed by the session projection (docs/MODELS.md §3.5).
 
     From "Handling Information Loss of Graph Neural Networks for Session-based Recommendation"
     (Chen & Wong, KDD 2020). Attention runs over the unique nodes of each session, not its clicks.
@@ -124,7 +124,7 @@ class LessrReadout(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """PyTorch defaults (MODELS.md §3.6): Linear ``U(±1/sqrt(fan_in))``, BatchNorm ``γ = 1, β = 0``
+        """PyTorch defaults (docs/MODELS.md §3.6): Linear ``U(±1/sqrt(fan_in))``, BatchNorm ``γ = 1, β = 0``
         with fresh running statistics, PReLU slope 0.25 per channel."""
         for module in (self.batch_norm, self.fc_u, self.fc_v, self.fc_e, self.fc_out, self.activation,
                        self.sr_norm, self.fc_sr):

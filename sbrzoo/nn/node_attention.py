@@ -1,4 +1,4 @@
-"""The attention block of the released TAGNN++ code (reference fidelity, MODELS.md §3.4a, P8, P9)."""
+"""The attention block of the released TAGNN++ code (reference fidelity, docs/MODELS.md §3.4a, P8, P9)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,14 @@ class NodeSelfAttention(nn.Module):
         present = torch.arange(width, device=device)[None, :] <= batch_num_nodes[:, None]
         present[:, 0] = has_pad
         causal = torch.ones(width, width, dtype=torch.bool, device=device).triu(1)
-        attended, _ = self.attention(slots, slots, slots, key_padding_mask=~present, attn_mask=causal,
-                                     need_weights=False)
-        out = attended.nan_to_num() + self.norm(slots)  # a slot with nothing visible (absent pad) is unused
+        blocked = causal[None] | ~present[:, None, :]  # (B, W, W): query slot may not see key slot
+        # The padding slot of a session without padding (its split's longest) sees nothing: its softmax
+        # would be NaN, and NaN's backward poisons everything. Let such a row see itself, then zero its
+        # output (the slot is unused); every other row, and the forward numbers, stay as they were.
+        blind = blocked.all(dim=-1)
+        blocked &= ~(blind[:, :, None] & torch.eye(width, dtype=torch.bool, device=device))
+        heads = self.attention.num_heads
+        attn_mask = blocked[:, None].expand(-1, heads, -1, -1).reshape(batch_size * heads, width, width)
+        attended, _ = self.attention(slots, slots, slots, attn_mask=attn_mask, need_weights=False)
+        out = attended.masked_fill(blind[:, :, None], 0.0) + self.norm(slots)
         return out[owner, slot], out[:, 0]

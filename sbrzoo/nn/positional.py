@@ -12,7 +12,7 @@ class PositionalEmbedding(nn.Module):
     r"""Add a learned vector per click index: :math:`X_t \leftarrow X_t + P_t`, ``t = 0`` the first click.
 
     The paper names a positional embedding but does not define it; this table over click indices is
-    our definition (MODELS.md §3.4c).
+    our definition (docs/MODELS.md §3.4c).
 
     Args:
         dim: Width ``d``.

@@ -1,4 +1,4 @@
-"""Soft-attention session readout of SR-GNN and TAGNN (MODELS.md §3.2, §3.3)."""
+"""Soft-attention session readout of SR-GNN and TAGNN (docs/MODELS.md §3.2, §3.3)."""
 
 from __future__ import annotations
 

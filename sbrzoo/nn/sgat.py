@@ -13,7 +13,7 @@ __all__ = ["SGATConv"]
 
 
 class SGATConv(nn.Module):
-    r"""Shortcut graph attention (SGAT) over the LESSR shortcut graph (MODELS.md §3.5).
+    r"""Shortcut graph attention (SGAT) over the LESSR shortcut graph (docs/MODELS.md §3.5).
 
     From "Handling Information Loss of Graph Neural Networks for Session-based Recommendation"
     (Chen & Wong, KDD 2020).
@@ -52,7 +52,7 @@ class SGATConv(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """PyTorch defaults (MODELS.md §3.6): Linear weights and ``b_q`` ``U(±1/sqrt(fan_in))``,
+        """PyTorch defaults (docs/MODELS.md §3.6): Linear weights and ``b_q`` ``U(±1/sqrt(fan_in))``,
         BatchNorm ``γ = 1, β = 0`` with fresh running statistics, PReLU slope 0.25 per channel."""
         for module in (self.batch_norm, self.fc_q, self.fc_k, self.fc_v, self.fc_e, self.activation):
             module.reset_parameters()

@@ -79,7 +79,7 @@ class _TiledTargetAttention(torch.autograd.Function):
 
 
 class TargetAttentionScorer(nn.Module):
-    r"""Candidate-conditioned scores of TAGNN (MODELS.md §3.3).
+    r"""Candidate-conditioned scores of TAGNN (docs/MODELS.md §3.3).
 
     .. math::
         \beta_{i,t} &= \mathrm{softmax}_t\big(E_i \cdot (W_t S_t)\big), \qquad

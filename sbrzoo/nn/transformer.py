@@ -9,7 +9,7 @@ __all__ = ["TransformerBlock"]
 
 
 class TransformerBlock(nn.Module):
-    r"""One standard post-LN Transformer encoder layer over a session's clicks (MODELS.md §9.1).
+    r"""One standard post-LN Transformer encoder layer over a session's clicks (docs/MODELS.md §9.1).
 
     .. math::
         Y &= \mathrm{LN}\big(X + \mathrm{MHA}(X, X, X)\big) \\

@@ -23,8 +23,8 @@ def train(tmp_path: Path, name: str, *args: str) -> dict:
     result = CliRunner().invoke(cli, ["train", *args, "--out", str(out), "--json"],
                                                 catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["run"] == str(out)
+    summary = json.loads(result.stdout)
+    assert summary["run"] == str(out) and summary["split"] == "test"
     return json.loads((out / "metrics.json").read_text())
 
 
@@ -60,7 +60,8 @@ def test_resume_ends_like_an_uninterrupted_run(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(Trainer, "_train_epoch", crash_in_second_epoch)
     cut = CliRunner().invoke(cli, ["train", "--model", "srgnn", *QUICK, "--out", str(tmp_path / "cut")])
-    assert cut.exit_code != 0  # click turns the interrupt into an abort
+    assert cut.exit_code != 0
+    assert f"sbrzoo train --resume {tmp_path / 'cut'}" in str(cut.exception)
     monkeypatch.setattr(Trainer, "_train_epoch", original)
     assert len(json.loads((tmp_path / "cut" / "metrics.json").read_text())["epochs"]) == 1
     result = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "cut")], catch_exceptions=False)
@@ -77,8 +78,9 @@ def test_evaluate_reproduces_the_test_metrics(tmp_path: Path) -> None:
                                                 catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     evaluated = json.loads(result.stdout)
+    assert evaluated["split"] == "test" and evaluated["epoch"] == metrics["best_epoch"]
     for key in ("HR@20", "MRR@20", "NDCG@20"):
-        assert evaluated[key] == pytest.approx(metrics["test"][key])
+        assert evaluated["metrics"][key] == pytest.approx(metrics["test"][key])
 
 
 def test_models_lists_every_row_with_its_parts() -> None:
@@ -96,7 +98,7 @@ def sbrzoo(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["train", "--model", "tagnn+"], 2, "Invalid value for '--model'"),
+        (["train", "--model", "tagnn+"], 1, "did you mean 'tagnn'"),
         (["train", "--model", "srgnn", "--dataset", "digineticaa"], 1, "did you mean 'diginetica'"),
         (["train", "--model", "srgnn", "--data-dir", "/nonexistent/folder"], 1, "/nonexistent/folder"),
         (["train", "--model", "srgnn", "--select-on", "valid", "--valid-split", "none"], 1, "validation split"),

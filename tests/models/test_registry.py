@@ -50,7 +50,7 @@ def test_duplicate_and_invalid_registrations_are_refused() -> None:
 @pytest.mark.parametrize(
     ("name", "dim", "expected"),
     [
-        # MODELS.md §3.6: 161,500 / 232,200 include SR-GNN's never-used 10,100 (d=100) / 14,520 (d=120)
+        # docs/MODELS.md §3.6: 161,500 / 232,200 include SR-GNN's never-used 10,100 (d=100) / 14,520 (d=120)
         # parameter linear, which the zoo does not create.
         ("srgnn", 100, 161_500 - 10_100),
         ("tagnn", 100, 161_500 - 10_100 + 10_000),

@@ -1,4 +1,4 @@
-"""EOP multigraph and EOPAConv: time-ordered in-neighbours through a GRU (MODELS.md §2.2, §3.5)."""
+"""EOP multigraph and EOPAConv: time-ordered in-neighbours through a GRU (docs/MODELS.md §2.2, §3.5)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def expected_eop_edges(prefixes: list[list[int]]) -> list[tuple[int, int]]:
 @pytest.mark.parametrize(
     ("prefix", "nodes", "edges"),
     [
-        ([5, 3, 7, 3, 9], [3, 5, 7, 9], [(1, 0), (0, 2), (2, 0), (0, 3)]),  # MODELS.md §2.2 worked example
+        ([5, 3, 7, 3, 9], [3, 5, 7, 9], [(1, 0), (0, 2), (2, 0), (0, 3)]),  # docs/MODELS.md §2.2 worked example
         ([1, 8, 1, 8], [1, 8], [(0, 1), (1, 0), (0, 1)]),  # repeated transitions stay separate edges
         ([2, 2, 6], [2, 6], [(0, 0), (0, 1)]),  # a self-transition is a self-loop
         ([4], [4], []),  # length 1: no edges

@@ -1,4 +1,4 @@
-"""The DGL gated graph cell equals SR-GNN's dense formulation with M_in / M_out (MODELS.md §2.1, §3.1)."""
+"""The DGL gated graph cell equals SR-GNN's dense formulation with M_in / M_out (docs/MODELS.md §2.1, §3.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LESSR encoder and readout: widths, parameter counts, gradients, backend parity (MODELS.md §3.5)."""
+"""LESSR encoder and readout: widths, parameter counts, gradients, backend parity (docs/MODELS.md §3.5)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_parameter_count(num_layers: int, count: int) -> None:
 
 
 def test_parameter_count_by_part() -> None:
-    """d = 32, K = 4 (MODELS.md §3.5): EOPA 2D + 3D(2D) + 3D + 2dD + d, SGAT 2D + 3dD + 2d, readout."""
+    """d = 32, K = 4 (docs/MODELS.md §3.5): EOPA 2D + 3D(2D) + 3D + 2dD + d, SGAT 2D + 3dD + 2d, readout."""
     encoder, readout = make_parts(32, 4)
 
     def eopa(width: int) -> int:

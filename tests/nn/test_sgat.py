@@ -1,4 +1,4 @@
-"""Shortcut graph and SGATConv: attention over each node's in-edges (MODELS.md §2.2, §3.5)."""
+"""Shortcut graph and SGATConv: attention over each node's in-edges (docs/MODELS.md §2.2, §3.5)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def dense_reference(conv: SGATConv, graph, feat: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize(
     ("prefix", "edges"),
     [
-        # MODELS.md §2.2 worked example: nodes [3, 5, 7, 9], positions [1, 0, 2, 0, 3]
+        # docs/MODELS.md §2.2 worked example: nodes [3, 5, 7, 9], positions [1, 0, 2, 0, 3]
         ([5, 3, 7, 3, 9],
          [(1, 1), (1, 0), (1, 2), (1, 3), (0, 0), (0, 2), (0, 3), (2, 2), (2, 0), (2, 3), (3, 3)]),
         ([2, 2, 6], [(0, 0), (0, 1), (1, 1)]),  # the repeated self-pair is kept once

@@ -8,7 +8,7 @@ from sbrzoo.nn.target_attention import TargetAttentionScorer
 
 
 def naive_tagnn(scorer, session, items, seq_state, mask, padding_slots=None):
-    """MODELS.md §3.3 as the reference code writes it: tau_i materialised for every candidate."""
+    """docs/MODELS.md §3.3 as the reference code writes it: tau_i materialised for every candidate."""
     masked = seq_state * mask[..., None]  # S~ (B, L, d)
     keys = scorer.transform(masked)  # W_t S~
     logits = torch.einsum("nd,bld->bnl", items, keys)  # (B, N, L)

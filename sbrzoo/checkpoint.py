@@ -1,0 +1,79 @@
+"""Reading checkpoints as data: ``torch.load(weights_only=True)`` and one-line errors for bad files.
+
+Every checkpoint sbrzoo writes (``best.pt``, ``last.pt``) holds only tensors and plain containers
+(dicts, lists, numbers, strings), so it loads with ``weights_only=True``; a file whose pickle
+would build any other object (``os.system``, a class) is refused, never executed.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sbrzoo.errors import DataError
+
+__all__ = ["load_checkpoint", "load_weights"]
+
+
+def load_checkpoint(path: Path, *, keys: Iterable[str] = (), map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The dict saved in ``path``, loaded as data.
+
+    Args:
+        path: A ``.pt`` file written by sbrzoo.
+        keys: Entries the dict must have.
+        map_location: Where the tensors go.
+
+    Raises:
+        DataError: naming ``path``, when it is missing, empty, truncated, not a torch checkpoint,
+            would run code when unpickled, or lacks one of ``keys``.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: empty file (0 bytes); the checkpoint was not written completely")
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: a folder, not a checkpoint file") from None
+    except pickle.UnpicklingError:
+        raise DataError(f"{path}: refused: it holds objects other than tensors and plain data "
+                        "(sbrzoo never writes such files, and loading one could run code)") from None
+    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, KeyError, ValueError, IndexError) as error:
+        raise DataError(f"{path}: not a readable torch checkpoint (damaged or truncated: "
+                        f"{_first_line(error)})") from None
+    if not isinstance(state, dict):
+        raise DataError(f"{path}: not an sbrzoo checkpoint (holds a {type(state).__name__}, not a dict)")
+    missing = [key for key in keys if key not in state]
+    if missing:
+        raise DataError(f"{path}: not an sbrzoo checkpoint of this kind (no {', '.join(missing)})")
+    return state
+
+
+def load_weights(model: nn.Module, state_dict: Mapping[str, Any], path: Path) -> None:
+    """``model.load_state_dict(state_dict)``, with a one-line error naming ``path`` when the
+    saved weights do not fit the model (other names or shapes)."""
+    if not isinstance(state_dict, Mapping) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise DataError(f"{path}: the weights are not a mapping of names to tensors")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    wrong = [f"{name} {tuple(state_dict[name].shape)} vs {tuple(tensor.shape)}"
+             for name, tensor in expected.items() if name in state_dict and state_dict[name].shape != tensor.shape]
+    problems = ([f"missing {', '.join(missing[:3])}"] if missing else []) + (
+        [f"unexpected {', '.join(unexpected[:3])}"] if unexpected else []) + (
+        [f"shapes differ: {'; '.join(wrong[:3])}"] if wrong else [])
+    if problems:
+        raise DataError(f"{path}: the weights do not fit this model ({'; '.join(problems)})")
+    model.load_state_dict(state_dict)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

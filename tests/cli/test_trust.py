@@ -1,0 +1,240 @@
+"""What a user sees when something is wrong: unsafe or damaged files, occupied run folders, bad
+options, divergence, interrupts; and where the results go (stdout, in a pipe, as JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cli.main import cli, main
+from sbrzoo.models.session_model import SessionModel
+from sbrzoo.trainer import Trainer
+
+QUICK = ["--epochs", "1", "--max-train-batches", "3", "--eval-batch-size", "4000", "--dim", "16"]
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    """``sbrzoo ARGS`` in this process, through the real entry point: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["sbrzoo", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_error_line(stderr: str) -> str:
+    """The error of a failed command: its last stderr line, the only one starting with ``Error:``,
+    and no traceback."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert errors == lines[-1:] and "Traceback" not in stderr, stderr
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "srgnn"
+    result = CliRunner().invoke(cli, ["train", "--model", "srgnn", *QUICK, "--out", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def copy_run(run: Path, to: Path) -> Path:
+    to.mkdir()
+    for path in run.iterdir():
+        (to / path.name).write_bytes(path.read_bytes())
+    return to
+
+
+class _RunsCode:
+    """Unpickling this calls ``os.system`` (a file that runs code when loaded)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return os.system, (f"touch {self.marker}",)
+
+
+# -- 1. every file sbrzoo loads is data ------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["resume", "evaluate"])
+def test_a_checkpoint_that_runs_code_is_refused_not_executed(
+        command: str, finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    run = copy_run(finished_run, tmp_path / "run")
+    marker = tmp_path / "pwned"
+    name = "last.pt" if command == "resume" else "best.pt"
+    torch.save({"state_dict": _RunsCode(marker), "model": _RunsCode(marker)}, run / name)
+    args = ["train", "--resume", str(run)] if command == "resume" else ["evaluate", str(run)]
+    code, _, err = run_main(monkeypatch, capsys, *args)
+    assert code == 1 and not marker.exists()
+    line = one_error_line(err)
+    assert str(run / name) in line and "refused" in line
+
+
+@pytest.mark.parametrize(("damage", "phrase"), [
+    (lambda data: b"", "empty file"),
+    (lambda data: data[: len(data) // 2], "damaged or truncated"),
+    (lambda data: b"some text, not a checkpoint\n", "damaged or truncated"),
+])
+@pytest.mark.parametrize("command", ["resume", "evaluate"])
+def test_a_damaged_checkpoint_is_one_line_naming_it(
+        command: str, damage, phrase: str, finished_run: Path, tmp_path: Path,  # noqa: ANN001
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    run = copy_run(finished_run, tmp_path / "run")
+    name = "last.pt" if command == "resume" else "best.pt"
+    (run / name).write_bytes(damage((run / name).read_bytes()))
+    args = ["train", "--resume", str(run)] if command == "resume" else ["evaluate", str(run)]
+    code, _, err = run_main(monkeypatch, capsys, *args)
+    assert code == 1  # not 130 ("Aborted."), which click gives an EOFError
+    line = one_error_line(err)
+    assert str(run / name) in line and phrase in line
+
+
+def test_weights_of_another_shape_are_one_line(finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture) -> None:
+    run = copy_run(finished_run, tmp_path / "run")
+    best = torch.load(run / "best.pt", weights_only=True)
+    best["state_dict"]["embedding.weight"] = torch.zeros(3, 16)
+    torch.save(best, run / "best.pt")
+    code, _, err = run_main(monkeypatch, capsys, "evaluate", str(run))
+    assert code == 1
+    assert "do not fit this model" in one_error_line(err) and "embedding.weight" in err
+
+
+def test_resume_state_loads_as_data_only(finished_run: Path) -> None:
+    state = torch.load(finished_run / "last.pt", weights_only=True)
+    assert state["epoch"] == 1 and isinstance(state["torch_rng"], torch.Tensor)
+
+
+# -- 2. results are never silently overwritten -----------------------------------------------------
+
+def test_a_folder_with_a_run_is_not_overwritten_without_overwrite(
+        finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    run = copy_run(finished_run, tmp_path / "run")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    code, _, err = run_main(monkeypatch, capsys, "train", "--model", "tagnn", *QUICK, "--out", str(run))
+    assert code == 1 and "--overwrite" in one_error_line(err)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    code, _, _ = run_main(monkeypatch, capsys, "train", "--model", "tagnn", *QUICK, "--out", str(run), "--overwrite")
+    assert code == 0 and json.loads((run / "config.json").read_text())["model"] == "tagnn"
+
+
+# -- 3. every realistic mistake gets one line, before any training --------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--model", "tagnnpp", "--heads", "3", "--dim", "16"], "3 heads do not divide the width 16"),
+    (["--seed", "-1"], "--seed"),
+    (["--seed", str(2**32)], "--seed"),
+    (["--device", "tpu"], "expected cpu, cuda, cuda:N or auto"),
+    (["--select-metric", "HR@21"], "choose one of HR@20, MRR@20"),
+    (["--epochs", "0"], "--epochs"),
+    (["--model", "tagnpp"], "did you mean 'tagnnpp'?"),
+    (["--bogus-option"], "No such option"),
+])
+def test_bad_options_are_one_line_exit_1_and_train_nothing(
+        args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(Trainer, "fit", lambda *_, **__: pytest.fail("trained despite a bad option"))
+    code, out, err = run_main(monkeypatch, capsys, "train", *args, "--out", str(tmp_path / "run"))
+    assert code == 1 and out == ""
+    assert message in one_error_line(err)
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_below_a_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "file").write_text("x")
+    code, _, err = run_main(monkeypatch, capsys, "train", "--out", str(tmp_path / "file" / "run"))
+    assert code == 1 and "is a file" in one_error_line(err)
+
+
+def test_model_and_metric_names_are_case_insensitive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run_main(monkeypatch, capsys, "train", "--model", "TAGNN", "--select-metric", "mrr@20",
+                            "--dry-run", "--out", str(tmp_path / "run"))
+    assert code == 0
+    assert "tagnn" in out and "MRR@20" in out
+    assert not (tmp_path / "run").exists()  # a dry run writes nothing
+
+
+def test_dry_run_shows_the_resolved_preset(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run_main(monkeypatch, capsys, "train", "--model", "tagnnpp", "--lr", "0.003", "--dry-run")
+    settings = dict(line.split(None, 1) for line in out.splitlines()[3:] if line.strip())
+    assert code == 0 and settings["hp.lr"] == "0.003" and settings["hp.heads"] == "2"
+
+
+def test_resume_refuses_options_that_differ_and_applies_more_epochs(
+        finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    run = copy_run(finished_run, tmp_path / "run")
+    code, _, err = run_main(monkeypatch, capsys, "train", "--resume", str(run), "--lr", "0.5", "--dim", "32")
+    line = one_error_line(err)
+    assert code == 1 and "--lr 0.5 (the run has 0.001)" in line and "--dim 32 (the run has 16)" in line
+    code, _, err = run_main(monkeypatch, capsys, "train", "--resume", str(run), "--epochs", "2")
+    assert code == 0 and "epochs 1 -> 2" in err
+    assert len(json.loads((run / "metrics.json").read_text())["epochs"]) == 2
+
+
+def test_ctrl_c_says_how_to_continue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture) -> None:
+    def interrupt(*_, **__) -> None:  # noqa: ANN002, ANN003
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_train_epoch", interrupt)
+    code, _, err = run_main(monkeypatch, capsys, "train", *QUICK, "--out", str(tmp_path / "run"))
+    assert code == 130
+    assert f"Interrupted; continue with: sbrzoo train --resume {tmp_path / 'run'}" in one_error_line(err)
+
+
+def test_a_non_finite_loss_stops_at_once_and_keeps_the_last_good_checkpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    code, _, _ = run_main(monkeypatch, capsys, "train", "--model", "srgnn", *QUICK, "--out", str(run))
+    assert code == 0
+    good = (run / "last.pt").read_bytes()
+    finite_loss, calls = SessionModel.loss, []
+
+    def loss_nan_at_second_step(self, batch):  # noqa: ANN001, ANN202
+        calls.append(1)
+        loss = finite_loss(self, batch)
+        return loss * float("nan") if len(calls) == 2 else loss
+
+    monkeypatch.setattr(SessionModel, "loss", loss_nan_at_second_step)
+    code, _, err = run_main(monkeypatch, capsys, "train", "--resume", str(run), "--epochs", "2")
+    line = one_error_line(err)
+    assert code == 1 and "epoch 2, step 2" in line and "last good checkpoint (after epoch 1)" in line
+    assert (run / "last.pt").read_bytes() == good
+    assert len(json.loads((run / "metrics.json").read_text())["epochs"]) == 1
+
+
+def test_environment_record_names_cpu_blas_and_threads(finished_run: Path) -> None:
+    environment = json.loads((finished_run / "metrics.json").read_text())["environment"]
+    assert environment["cpu_model"] and environment["blas"] and environment["cpu_threads"] >= 1
+
+
+# -- 4. output that works in a pipe -----------------------------------------------------------------
+
+def test_models_table_is_on_stdout_whole_in_a_pipe() -> None:
+    listing = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", "models"],
+                             capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "40"})
+    assert listing.returncode == 0
+    row = next(line for line in listing.stdout.splitlines() if line.startswith("tagnnpp_no_transformer "))
+    assert "TAGNN++ without the Transformer (and its positional input)" in row  # not cut at 40 or 80 columns
+    assert "│" not in listing.stdout and "\x1b[" not in listing.stdout  # plain text, no box, no colour
+
+
+def test_help_texts_show_percent_signs_once() -> None:
+    for command in ("train", "ablation", "reproduce"):
+        result = CliRunner().invoke(cli, [command, "--help"], catch_exceptions=False)
+        assert result.exit_code == 0 and "%%" not in result.output
