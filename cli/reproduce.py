@@ -50,7 +50,8 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     from sbrzoo.console import console
     from sbrzoo.experiment import load_run_dataset, run_training
     from sbrzoo.report import show_json, show_table
-    from sbrzoo.reproduce import compare_models, summarize_model, unfinished_runs, write_tables
+    from sbrzoo.models import list_models
+    from sbrzoo.reproduce import compare_models, runs_on_disk, summarize_model, unfinished_runs, write_tables
 
     if len(compare) != 2:
         raise click.BadParameter(f"name two models, got {compare}", param_hint="--compare")
@@ -75,17 +76,25 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
         run_matrix(names, seeds, runs_dir / dataset,
                    lambda model, seed, d=dataset: dataclasses.replace(configs[d][model], seed=seed),
                    train, deadline=deadline)
-        for name in names:
-            row = summarize_model(runs_dir, dataset, name, seeds)
+    # The table holds every cell on disk, also those of earlier calls with other --models/--datasets.
+    on_disk = runs_on_disk(runs_dir)
+    planned = {dataset: {name: seeds for name in names} for dataset in datasets}
+    for dataset in dict.fromkeys([*datasets, *on_disk]):
+        cells = {**on_disk.get(dataset, {}), **planned.get(dataset, {})}
+        for name in (n for n in list_models() if n in cells):
+            cell_seeds = sorted(set(cells[name]) | set(on_disk.get(dataset, {}).get(name, [])))
+            row = summarize_model(runs_dir, dataset, name, cell_seeds)
             if row is None:
-                unfinished += [f"{dataset} {name}: {line}" for line in unfinished_runs(runs_dir, dataset, name, seeds)]
+                unfinished += [f"{dataset} {name}: {line}"
+                               for line in unfinished_runs(runs_dir, dataset, name, cell_seeds)]
             else:
                 rows.append(row)
     comparisons = []
     if importlib.util.find_spec("scipy") is None:
         console.print("[yellow]scipy is not installed: paired tests skipped[/]")
     else:
-        comparisons = [c for dataset in datasets for c in compare_models(runs_dir, dataset, *compare, seeds)]
+        comparisons = [c for row in rows if row.model == compare[0]
+                       for c in compare_models(runs_dir, row.dataset, *compare, row.seeds)]
     protocol = (f"presets per model and dataset; epoch selected on HR@20 of the validation split "
                 f"({options['valid_split']}, {options['valid_fraction']:.0%} of training); seeds {seeds}")
     paths = write_tables(rows, comparisons, out, extra={

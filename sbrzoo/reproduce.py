@@ -27,7 +27,7 @@ from sbrzoo.significance import paired_comparison
 
 __all__ = [
     "TABLE_I_MODELS", "TABLE_II_MODELS", "DEFAULT_DATASETS", "ReproductionRow", "PairedComparison",
-    "summarize_model", "unfinished_runs", "compare_models", "write_tables",
+    "summarize_model", "unfinished_runs", "compare_models", "write_tables", "runs_on_disk", "preset_deviations",
 ]
 
 TABLE_I_MODELS = ("srgnn", "tagnn", "lessr", "tagnnpp")
@@ -48,6 +48,9 @@ class ReproductionRow:
         selected_epochs, epochs_run: Per finished seed.
         seconds: Mean wall time of one finished run (training, evaluations, final test).
         pending: One line per planned seed that has not finished (``"seed 2: 4 epochs done"``).
+        deviations: Every setting in which the finished runs differ from the model's preset
+            (``"patience 3 (preset 10)"``, ``"max_train_batches 2000"``), so that a shortened run
+            never passes for a full one.
     """
 
     dataset: str
@@ -63,6 +66,7 @@ class ReproductionRow:
     device: str
     git_commit: str
     pending: tuple[str, ...]
+    deviations: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -105,7 +109,40 @@ def summarize_model(runs_dir: Path, dataset: str, model: str, seeds: Sequence[in
         device=environment.get("device_name") or environment.get("device", "?"),
         git_commit=environment.get("git_commit") or "?",
         pending=tuple(_progress(seed, folders[seed]) for seed, m in metrics.items() if m is None),
+        deviations=tuple(dict.fromkeys(d for seed in finished for d in preset_deviations(folders[seed]))),
     )
+
+
+def preset_deviations(folder: Path) -> list[str]:
+    """The settings of the run in ``folder`` that differ from its model's preset on its dataset
+    (hyper-parameters, and a cut of the epochs by ``max_train_batches``)."""
+    from sbrzoo.config import RunConfig
+    from sbrzoo.presets import preset_for
+
+    config = RunConfig.load(folder / "config.json")
+    preset = preset_for(get_spec(config.model).family, config.dataset, config.hp.fidelity).to_dict()
+    deviations = [f"{name} {value} (preset {preset[name]})" for name, value in config.hp.to_dict().items()
+                  if value != preset[name]]
+    if config.max_train_batches is not None:
+        deviations.append(f"max_train_batches {config.max_train_batches}")
+    return deviations
+
+
+def runs_on_disk(runs_dir: Path) -> dict[str, dict[str, list[int]]]:
+    """``{dataset: {model: [seeds]}}`` of every run folder under ``runs_dir``
+    (``<dataset>/<model>/seed-<n>`` holding a ``config.json``), models in registry order."""
+    from sbrzoo.models import list_models
+
+    order = {name: index for index, name in enumerate(list_models())}
+    found: dict[str, dict[str, list[int]]] = {}
+    for config in sorted(runs_dir.glob("*/*/seed-*/config.json")):
+        seed_dir = config.parent
+        model, dataset = seed_dir.parent.name, seed_dir.parent.parent.name
+        seed = seed_dir.name.removeprefix("seed-")
+        if model in order and seed.isdigit():
+            found.setdefault(dataset, {}).setdefault(model, []).append(int(seed))
+    return {dataset: {m: sorted(models[m]) for m in sorted(models, key=order.__getitem__)}
+            for dataset, models in found.items()}
 
 
 def unfinished_runs(runs_dir: Path, dataset: str, model: str, seeds: Sequence[int]) -> list[str]:
@@ -171,7 +208,8 @@ def compare_models(runs_dir: Path, dataset: str, model_a: str, model_b: str,
 _CSV_FIELDS = ("dataset", "model", "label", "seeds", *METRIC_COLUMNS,
                *(f"{m} std" for m in PAPER_METRICS), *(f"{m} paper" for m in PAPER_METRICS),
                *(f"{m} diff" for m in PAPER_METRICS), *(f"{m} best-test" for m in PAPER_METRICS),
-               "selected epochs", "epochs run", "seconds per run", "device", "git commit", "pending")
+               "selected epochs", "epochs run", "seconds per run", "device", "git commit", "deviations from preset",
+               "pending")
 
 
 def write_tables(rows: Sequence[ReproductionRow], comparisons: Sequence[PairedComparison], out_dir: Path,
@@ -207,6 +245,7 @@ def _csv_record(row: ReproductionRow) -> dict[str, Any]:
         "seconds per run": round(row.seconds, 1),
         "device": row.device,
         "git commit": row.git_commit,
+        "deviations from preset": "; ".join(row.deviations),
         "pending": "; ".join(row.pending),
     }
     return record
@@ -223,8 +262,9 @@ def markdown(rows: Sequence[ReproductionRow], comparisons: Sequence[PairedCompar
         "same runs: optimistic, shown only so that the protocols can be compared.",
         "",
         "| dataset | model | seeds | HR@20 | paper | Δ | MRR@20 | paper | Δ | HR@10 | MRR@10 | NDCG@20 "
-        "| best-test HR@20 | best-test MRR@20 | selected epoch | epochs run | s / run | device | commit |",
-        "|" + "---|" * 19,
+        "| best-test HR@20 | best-test MRR@20 | selected epoch | epochs run | s / run | device | commit "
+        "| deviations from preset |",
+        "|" + "---|" * 20,
     ]
     for row in rows:
         cells = [row.dataset, row.label, " ".join(map(str, row.seeds))]
@@ -236,7 +276,7 @@ def markdown(rows: Sequence[ReproductionRow], comparisons: Sequence[PairedCompar
         cells += [f"{row.mean[m]:.2f}" for m in METRIC_COLUMNS if m not in PAPER_METRICS]
         cells += [f"{row.best_test[m]:.2f}" if m in row.best_test else "–" for m in PAPER_METRICS]
         cells += [" ".join(map(str, row.selected_epochs)), " ".join(map(str, row.epochs_run)),
-                  f"{row.seconds:.0f}", row.device, row.git_commit]
+                  f"{row.seconds:.0f}", row.device, row.git_commit, "; ".join(row.deviations) or "none"]
         lines.append("| " + " | ".join(cells) + " |")
     pending = [f"- {row.dataset} {row.label}: {line}" for row in rows for line in row.pending]
     pending += [f"- {item}" for item in extra.get("unfinished", [])]

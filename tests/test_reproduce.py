@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbrzoo.reproduce import compare_models, summarize_model
+from sbrzoo.config import RunConfig
+from sbrzoo.presets import resolve_hyperparameters
+from sbrzoo.reproduce import compare_models, runs_on_disk, summarize_model
 from sbrzoo.run_record import RANKS_FILE, save_ranks
 from sbrzoo.significance import paired_comparison
 
@@ -49,8 +51,15 @@ def test_mismatched_test_sets_are_refused(tmp_path: Path) -> None:
         compare_models(tmp_path, "synthetic", "tagnnpp", "tagnn", [1])
 
 
-def _write_run(folder: Path, hr: float, best_epoch: int, epochs: list[float], finished: bool = True) -> None:
+def _write_run(folder: Path, hr: float, best_epoch: int, epochs: list[float], finished: bool = True,
+               overrides: dict | None = None) -> None:
     folder.mkdir(parents=True)
+    model, dataset = folder.parent.name, folder.parent.parent.name
+    config = RunConfig(model=model, dataset=dataset, data_dir=None, valid_split="last_sessions", valid_fraction=0.1,
+                       select_on="valid", select_metric="HR@20", track_test=True, seed=1, device="cuda",
+                       backend="torch", num_workers=0, max_train_batches=None, eval_batch_size=500,
+                       hp=resolve_hyperparameters(model, dataset, overrides))
+    (folder / "config.json").write_text(json.dumps(config.to_dict()))
     records = [{"epoch": i + 1, "train_seconds": 10.0, "valid_seconds": 1.0, "test_seconds": 1.0,
                 "test": {"HR@20": value, "MRR@20": value / 4}} for i, value in enumerate(epochs)]
     metrics = {"epochs": records, "best_epoch": best_epoch,
@@ -75,7 +84,20 @@ def test_row_averages_finished_seeds_and_lists_the_rest(tmp_path: Path) -> None:
     assert row.seconds == pytest.approx(((3 + 4) * 12 + 2 * 2) / 2)
     assert row.device == "NVIDIA H200" and row.git_commit == "abc1234"
     assert row.pending == ("seed 3: 1 epochs done", "seed 4: 0 epochs done")
+    assert row.deviations == ()
     assert summarize_model(tmp_path, "diginetica", "srgnn", [1]) is None
+
+
+def test_a_shortened_run_is_marked_and_every_cell_on_disk_is_found(tmp_path: Path) -> None:
+    _write_run(tmp_path / "diginetica" / "srgnn" / "seed-1", 50.0, 2, [40.0, 50.0], overrides={"patience": 3})
+    _write_run(tmp_path / "yoochoose1_64" / "tagnnpp" / "seed-2", 70.0, 1, [70.0], overrides={"epochs": 1})
+    _write_run(tmp_path / "yoochoose1_64" / "srgnn" / "seed-1", 70.0, 1, [70.0])
+    assert runs_on_disk(tmp_path) == {"diginetica": {"srgnn": [1]},
+                                      "yoochoose1_64": {"srgnn": [1], "tagnnpp": [2]}}
+    row = summarize_model(tmp_path, "diginetica", "srgnn", [1])
+    assert row is not None and row.deviations == ("patience 3 (preset 10)",)
+    row = summarize_model(tmp_path, "yoochoose1_64", "tagnnpp", [2])
+    assert row is not None and row.deviations == ("epochs 1 (preset 15)",)
 
 
 def test_commit_comes_from_git_else_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

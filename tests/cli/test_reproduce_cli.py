@@ -37,6 +37,7 @@ def test_short_reproduction_tabulates_compares_and_resumes(tmp_path: Path) -> No
         assert [r["model"] for r in csv.DictReader(handle)] == ["tagnn", "tagnnpp"]
     text = (tmp_path / "reproduction.md").read_text()
     assert "| synthetic | TAGNN++ | 1 |" in text and "Paired tests" in text
+    assert "dim 16 (preset 100); epochs 2 (preset 30); max_train_batches 3" in text  # shortened runs say so
 
     stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("reproduction/*/*/seed-*/metrics.json")}
     assert len(stamps) == 2
@@ -44,6 +45,9 @@ def test_short_reproduction_tabulates_compares_and_resumes(tmp_path: Path) -> No
     assert again.exit_code == 0
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing retrained
     assert json.loads((tmp_path / "reproduction.json").read_text())["rows"] == report["rows"]
+    only_one = CliRunner().invoke(cli, [*ARGS, "--models", "tagnn", "--out", str(tmp_path), "--json"],
+                                  catch_exceptions=False)
+    assert [r["model"] for r in json.loads(only_one.stdout)["rows"]] == ["tagnn", "tagnnpp"]  # cells on disk stay
 
     changed = CliRunner().invoke(cli, [*ARGS, "--lr", "0.5", "--out", str(tmp_path)])
     assert isinstance(changed.exception, ConfigError)  # never mixes runs made with other settings
