@@ -40,20 +40,23 @@ def prepare_command(*, dataset: str, raw_file: Path, out_dir: Path, fractions: t
                     overwrite: bool, as_json: bool) -> None:
     """Prepare DATASET (diginetica or yoochoose) from its raw click log, as SR-GNN's preprocess.py does.
 
-    Writes all_train_seq.txt, train.txt, test.txt and stats.json; a folder appears only when
+    Writes all_train_seq.txt, train.txt, test.txt, stats.json, item_map.tsv (sbrzoo id -> raw
+    item id) and session_times.npy (date of each training session); a folder appears only when
     complete. The full Yoochoose log (33 million clicks) takes a minute or two and a few GB.
     """
     from sbrzoo.console import console
     from sbrzoo.data.prepare import prepare
+    from sbrzoo.report import show_table
 
     with console.status(f"Preparing {dataset} from {raw_file} ..."):
         result = prepare(dataset, raw_file, out_dir, fractions=fractions or None, overwrite=overwrite)
-    table = _stats_table(result)
-    console.print(table, width=max(console.width, table.min_width or 0), crop=False)  # never cut a number
     first = result.outputs[0]
-    console.print(f"Next: sbrzoo train --model srgnn --dataset {first.name} --data-dir {first.folder}")
+    console.print(f"Next: sbrzoo train --model srgnn --dataset {first.name} --data-dir {first.folder}",
+                  markup=False, highlight=False, soft_wrap=True)  # a path never wraps
     if as_json:
         click.echo(json.dumps({output.name: output.stats for output in result.outputs}, indent=2))
+    else:
+        show_table(_stats_table(result))  # stdout; never cuts a number
 
 
 @data_group.command("download", short_help="Download and verify prepared benchmark files.")
@@ -83,9 +86,24 @@ def download_command(*, name: str, cache_dir: Path | None, mirror: str | None, f
     table.add_column("sha256")
     for path, status in result.files:
         table.add_row(str(path), f"{path.stat().st_size:,}", f"verified ({status})")
-    console.print(table)
-    console.print(f"Next: sbrzoo train --model srgnn --dataset {result.name} --data-dir {result.folder}")
+    console.print(table)  # the result on stdout is the folder (for DIR=$(sbrzoo data download NAME))
+    console.print(f"Next: sbrzoo train --model srgnn --dataset {result.name}{_data_dir_option(result)}",
+                  markup=False, highlight=False, soft_wrap=True)  # a path never wraps
     click.echo(str(result.folder))
+
+
+def _data_dir_option(result: Any) -> str:  # noqa: ANN401 - DownloadResult
+    """`` --data-dir FOLDER`` when ``--dataset NAME`` alone would not find the download (a custom
+    --cache-dir, or another copy under $SBRZOO_DATA_DIR that takes precedence), else ""."""
+    from sbrzoo.data.registry import find_dataset_folder, get_dataset_info
+    from sbrzoo.errors import UnknownNameError
+
+    try:
+        found = find_dataset_folder(get_dataset_info(result.name))
+    except UnknownNameError:
+        found = None
+    same = found is not None and found.resolve() == result.folder.resolve()
+    return "" if same else f" --data-dir {result.folder}"
 
 
 def _stats_table(result: Any) -> Any:  # noqa: ANN401 - PrepareResult -> rich Table, imported lazily

@@ -21,14 +21,17 @@ _STATS = {  # stats key -> column title
 def datasets_command(as_json: bool) -> None:
     """List every registered dataset: present locally or not, where, and its statistics.
 
-    Statistics are computed from the files (a second or two for the real benchmarks); for an
-    absent dataset the published figures are shown in brackets. ``--json`` adds descriptions,
-    citations and paths.
+    A dataset is looked up in $SBRZOO_DATA_DIR/<name>, then in the download cache (where
+    `sbrzoo data download` puts it). Statistics are computed from the files (a second or two for
+    the real benchmarks); for an absent dataset the published figures are shown in brackets, and
+    how to get it below the table. ``--json`` adds descriptions, citations, paths and those hints.
     """
     from rich import box
     from rich.table import Table
 
     from sbrzoo.console import console
+    from sbrzoo.report import show_table
+    from sbrzoo.data.download import default_cache_dir
     from sbrzoo.data.registry import dataset_status, list_datasets
     from sbrzoo.paths import DATA_DIR_ENV, data_root
 
@@ -37,22 +40,29 @@ def datasets_command(as_json: bool) -> None:
         click.echo(json.dumps(statuses, indent=2))
         return
     table = Table(title="sbrzoo datasets", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-                  caption=f"where: ${DATA_DIR_ENV}/<name> = {data_root()}/<name>; "
-                          "(n) = published figure of an absent dataset; length = clicks/session")
+                  caption=f"where: ${DATA_DIR_ENV}/<name> = {data_root()}/<name>, else downloaded: "
+                          f"{default_cache_dir()}/<name>; (n) = published figure of an absent "
+                          "dataset; length = clicks/session")
     table.add_column("name", no_wrap=True)
     table.add_column("where", no_wrap=True)
     for title in _STATS.values():
         table.add_column(title, justify="right", no_wrap=True)
     for status in statuses:
         table.add_row(status["name"], _where(status), *_figures(status))
-    console.print(table)
+    show_table(table)
+    for status in statuses:
+        if not status["present"]:
+            console.print(f"{status['name']} is missing; get it with {status['how_to_get']}",
+                          markup=False, highlight=False, soft_wrap=True)
 
 
 def _where(status: dict[str, Any]) -> str:
-    """The "where" cell: built in, present (under the data folder) or missing."""
+    """The "where" cell: built in, present (under the data folder), downloaded or missing."""
     if status["path"] is None:
         return "built in"
-    return "present" if status["present"] else "[red]missing[/]"
+    if not status["present"]:
+        return "[red]missing[/]"
+    return "downloaded" if status.get("location") == "download cache" else "present"
 
 
 def _figures(status: dict[str, Any]) -> list[str]:

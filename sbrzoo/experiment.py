@@ -14,7 +14,7 @@ from sbrzoo.config import RunConfig
 from sbrzoo.data.dataset import SessionDataset
 from sbrzoo.data.examples import Examples
 from sbrzoo.progress import progress_bar
-from sbrzoo.trainer import Trainer, TrainResult
+from sbrzoo.trainer import Trainer, TrainResult, check_same_data
 
 __all__ = ["LoadedRun", "load_run_dataset", "load_run", "run_training", "baseline_metrics", "evaluation_loader"]
 
@@ -77,9 +77,10 @@ def load_run(run_dir: Path, *, device: str | None = None, backend: str | None = 
 
     Raises:
         ConfigError: no run folder here. DataError: ``best.pt`` is missing, damaged, refused as
-        unsafe or does not fit the model; the data cannot be read.
+        unsafe or does not fit the model; the data cannot be read or differs from the run's.
     """
     from sbrzoo.checkpoint import load_checkpoint, load_weights
+    from sbrzoo.data.fingerprint import data_fingerprint
     from sbrzoo.graph import resolve_backend
     from sbrzoo.models import create_model
 
@@ -92,6 +93,7 @@ def load_run(run_dir: Path, *, device: str | None = None, backend: str | None = 
     path = run_dir / "best.pt"
     best = load_checkpoint(path, keys=("state_dict", "epoch", "num_items"), map_location=config.device)
     dataset = load_run_dataset(config)
+    check_same_data(run_dir, data_fingerprint(dataset))
     model = create_model(config.model, dataset.num_items, config.hp).to(config.device)
     load_weights(model, best["state_dict"], path)
     return LoadedRun(run_dir, config, dataset, model.eval(), int(best["epoch"]))

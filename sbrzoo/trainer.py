@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -18,6 +19,7 @@ from sbrzoo.agc import adaptive_clip_
 from sbrzoo.config import RunConfig
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.data.dataset import SessionDataset
+from sbrzoo.data.fingerprint import compare_fingerprints, data_fingerprint
 from sbrzoo.data.examples import Examples
 from sbrzoo.checkpoint import load_checkpoint, load_weights
 from sbrzoo.errors import ConfigError, DataError, TrainingDiverged
@@ -48,10 +50,12 @@ class TrainResult:
     test_report: MetricReport | None = None
     paused: bool = False
 
-    def to_dict(self, config: RunConfig, environment: dict[str, Any]) -> dict[str, Any]:
+    def to_dict(self, config: RunConfig, environment: dict[str, Any], data_fingerprint: dict[str, Any]
+                ) -> dict[str, Any]:
         data: dict[str, Any] = {
             "model": config.model,
             "dataset": config.dataset,
+            "data": data_fingerprint,
             "epochs": self.epochs,
             "best_epoch": self.best_epoch,
             "selected_on": config.select_on,
@@ -143,6 +147,7 @@ class Trainer:
         seed_everything(config.seed, deterministic=config.deterministic)
         self.model = create_model(config.model, dataset.num_items, config.hp).to(self.device)
         self.environment = environment_info(self.device)
+        self.data_fingerprint = data_fingerprint(dataset)
 
     # -- data ------------------------------------------------------------------------------------
     def _loader(self, examples: Examples, batches: list) -> Iterable:
@@ -191,7 +196,7 @@ class Trainer:
                 stale += 1
             result.epochs.append(record)
             self._save_last(epoch + 1, optimizer, result, stale)
-            write_json_atomic(self.out_dir / "metrics.json", result.to_dict(self.config, self.environment))
+            write_json_atomic(self.out_dir / "metrics.json", result.to_dict(self.config, self.environment, self.data_fingerprint))
             log.info("epoch %d: %s", epoch + 1, _summary(record))
             more_to_do = epoch + 1 < self.config.hp.epochs and stale < self.config.hp.patience
             if more_to_do and deadline is not None and time.monotonic() + _epoch_seconds(record) > deadline:
@@ -266,7 +271,7 @@ class Trainer:
         report = self.evaluate(self.dataset.test, "test")
         result.test, result.test_report = {**report.metrics, "seconds": round(report.seconds, 3)}, report
         save_ranks(self.out_dir / RANKS_FILE, report.ranks)
-        write_json_atomic(self.out_dir / "metrics.json", result.to_dict(self.config, self.environment))
+        write_json_atomic(self.out_dir / "metrics.json", result.to_dict(self.config, self.environment, self.data_fingerprint))
         return result
 
     def _fit_counting(self) -> TrainResult:
@@ -304,6 +309,7 @@ class Trainer:
         path = self.out_dir / "last.pt"
         if not path.is_file():
             raise ConfigError(f"{path}: no finished epoch to resume from")
+        check_same_data(self.out_dir, self.data_fingerprint)
         state = load_checkpoint(path, keys=_RESUME_KEYS, map_location=self.device)
         load_weights(self.model, state["model"], path)
         try:
@@ -316,6 +322,22 @@ class Trainer:
         result = TrainResult(epochs=state["epochs"], best_epoch=state["best_epoch"], best_score=state["best_score"])
         log.info("resuming %s after epoch %d", self.out_dir, state["epoch"])
         return result, state["epoch"], state["stale"]
+
+
+def check_same_data(run_dir: Path, fingerprint: dict[str, Any]) -> None:
+    """Refuse to continue or evaluate the run in ``run_dir`` on data other than it was trained on.
+
+    Raises:
+        DataError: listing what differs (files, sizes, checksums, example counts).
+    """
+    try:
+        saved = json.loads((Path(run_dir) / "metrics.json").read_text()).get("data")
+    except (FileNotFoundError, json.JSONDecodeError):
+        return  # nothing recorded yet (or a run from before fingerprints)
+    differences = compare_fingerprints(saved, fingerprint) if saved else []
+    if differences:
+        raise DataError(f"{run_dir} was trained on other data: {'; '.join(differences)}; "
+                        "point --data-dir at the run's data")
 
 
 def _epoch_seconds(record: dict[str, Any]) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sbrzoo.data.examples import Examples
 
@@ -21,6 +22,8 @@ class SessionDataset:
         test: Test examples.
         source: Where the data came from (folder path or generator settings), for the run record.
         valid_split: How ``valid`` was made (``"last_sessions"``, ``"random"`` or ``"none"``).
+        files: The data files read (absolute paths: the training file and ``test.txt``); empty
+            for generated data. :func:`sbrzoo.data.fingerprint.data_fingerprint` hashes them.
     """
 
     name: str
@@ -30,3 +33,4 @@ class SessionDataset:
     test: Examples
     source: str
     valid_split: str
+    files: tuple[Path, ...] = ()

@@ -52,7 +52,7 @@ class Examples:
     def augment(cls, sessions: Sequence[Sequence[int]]) -> Examples:
         """Prefix augmentation: session ``[x1..xm]`` gives ``([x1..x(m-1)], xm), ..., ([x1], x2)``.
 
-        Longest prefix first inside each session, sessions in the given order (MODELS.md §1.2 step 10).
+        Longest prefix first inside each session, sessions in the given order (docs/MODELS.md §1.2 step 10).
         Sessions shorter than 2 clicks give no example.
         """
         prefixes: list[Sequence[int]] = []

@@ -1,4 +1,4 @@
-"""Vectorised builders of the session graphs of a whole batch (MODELS.md §2).
+"""Vectorised builders of the session graphs of a whole batch (docs/MODELS.md §2).
 
 Input is the batch's clicks flattened session after session. Nodes are the sorted unique items of
 each session, numbered globally; every builder returns edges grouped by session so that one batched
@@ -70,7 +70,7 @@ def session_graph_edges(nodes: NodeIndex) -> tuple[Tensor, Tensor, Tensor, dict[
     """SR-GNN session graph: one edge per distinct transition ``u -> v``, with SR-GNN's weights.
 
     ``in_weight = 1 / in_degree(v)`` and ``out_weight = 1 / out_degree(u)``, degrees counted over
-    distinct edges, so the weighted in-sum equals ``M_in H`` and the out-sum ``M_out H`` (MODELS.md §2.1).
+    distinct edges, so the weighted in-sum equals ``M_in H`` and the out-sum ``M_out H`` (docs/MODELS.md §2.1).
 
     Returns:
         src, dst (E,), batch_num_edges (B,), edata ``{"in_weight", "out_weight"}`` (E,) float32.
@@ -89,7 +89,7 @@ def eop_edges(nodes: NodeIndex) -> tuple[Tensor, Tensor, Tensor, dict[str, Tenso
     """LESSR edge-order-preserving multigraph: one edge per consecutive click pair, in click order.
 
     Repeated transitions stay separate edges and self-transitions give self-loops; edge ids
-    therefore encode time (MODELS.md §2.2).
+    therefore encode time (docs/MODELS.md §2.2).
     """
     src, dst = _consecutive_pairs(nodes)
     return src, dst, _edges_per_session(src, nodes), {}

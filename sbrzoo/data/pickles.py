@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from sbrzoo.errors import DataError
 
-__all__ = ["RestrictedUnpickler", "load_pickle", "write_pickle_atomic", "atomic_write_bytes", "missing_root"]
+__all__ = ["RestrictedUnpickler", "load_pickle", "atomic_write_bytes", "current_umask", "one_line",
+           "missing_root"]
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -37,13 +39,45 @@ def load_pickle(path: Path) -> Any:  # noqa: ANN401 - content is validated by th
         with path.open("rb") as handle:
             return RestrictedUnpickler(handle).load()
     except pickle.UnpicklingError as error:
-        raise DataError(f"{path}: not a safe SR-GNN pickle ({error})") from None
-    except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError, MemoryError) as error:
-        raise DataError(f"{path}: corrupt pickle ({type(error).__name__}: {error})") from None
+        raise DataError(f"{path}: not a safe SR-GNN pickle ({one_line(error)})") from None
+    except RecursionError:
+        raise DataError(f"{path}: corrupt pickle (nested too deeply)") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({one_line(error.strerror or error)})") from None
+    except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError, MemoryError,
+            OverflowError, struct.error) as error:
+        detail = one_line(error)
+        kind = type(error).__name__ + (f": {detail}" if detail else "")
+        raise DataError(f"{path}: corrupt pickle ({kind})") from None
+
+
+def one_line(error: object, limit: int = 200) -> str:
+    """``str(error)`` on one line (runs of whitespace, newlines included, become one space), cut to
+    ``limit`` characters, for quoting a library's message inside a :class:`DataError`."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def current_umask() -> int:
+    """The process's umask (read from ``/proc/self/status`` where possible, so nothing changes)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # no read-only API elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
+    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half
+    a file.
+
+    The file gets the mode an ordinary ``open(path, "w")`` would give (``0o666`` less the umask),
+    not the private ``0o600`` of :func:`tempfile.mkstemp`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -51,16 +85,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), 0o666 & ~current_umask())
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def write_pickle_atomic(path: Path, obj: Any) -> None:  # noqa: ANN401 - lists/tuples of ints
-    """Pickle ``obj`` to ``path`` atomically (protocol 4)."""
-    atomic_write_bytes(path, pickle.dumps(obj, protocol=4))
 
 
 def missing_root(folder: Path) -> Path | None:

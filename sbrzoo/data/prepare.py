@@ -1,7 +1,7 @@
 """SR-GNN preprocessing of the raw Diginetica and Yoochoose logs into SR-GNN pickle folders.
 
 Reproduces ``datasets/preprocess.py`` of SR-GNN (Wu et al., AAAI 2019,
-https://github.com/CRIPAC-DIG/SR-GNN) step by step (MODELS.md §1.2, pitfalls P1–P4), as a chain
+https://github.com/CRIPAC-DIG/SR-GNN) step by step (docs/MODELS.md §1.2, pitfalls P1–P4), as a chain
 of small vectorised ``DataFrame -> DataFrame`` steps in the manner of LESSR's
 ``utils/data/preprocess.py``:
 
@@ -24,8 +24,11 @@ of small vectorised ``DataFrame -> DataFrame`` steps in the manner of LESSR's
     Ids and the test set are those of the full train set (P4).
 
 Output: Diginetica: the output folder itself; Yoochoose: one folder per fraction
-(``yoochoose1_64/``, ``yoochoose1_4/``) under the output folder. Each holds ``all_train_seq.txt``, ``train.txt``, ``test.txt`` (the pickles
-:mod:`sbrzoo.data.sources` reads) and ``stats.json``. Each folder is written in a hidden temporary
+(``yoochoose1_64/``, ``yoochoose1_4/``) under the output folder. Each holds ``all_train_seq.txt``,
+``train.txt``, ``test.txt`` (the pickles :mod:`sbrzoo.data.sources` reads), ``stats.json``, and
+the side files of :mod:`sbrzoo.data.extras`: ``item_map.tsv`` (sbrzoo id -> raw item id) and
+``session_times.npy`` (the date of every training session). Files get the mode the umask gives,
+as any file the user writes. Each folder is written in a hidden temporary
 folder beside it and renamed at the end, so an interrupted or failed run leaves nothing behind.
 The pickles are encoded straight from numpy arrays, chunk by chunk, so the full Yoochoose log
 never becomes millions of Python lists.
@@ -53,8 +56,10 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from sbrzoo.data.pickles import missing_root
-from sbrzoo.data.raw import RAW_FORMATS, RawClicks, read_raw
+from sbrzoo.data.extras import (ITEM_MAP_FILE, SESSION_TIMES_FILE, write_item_map,
+                                write_session_times)
+from sbrzoo.data.pickles import current_umask, missing_root
+from sbrzoo.data.raw import RAW_FORMATS, RawClicks, factorize, read_raw
 from sbrzoo.data.sources import SESSIONS_FILE, TEST_FILE, TRAIN_FILE, Sessions
 from sbrzoo.errors import ConfigError, DataError
 
@@ -86,13 +91,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 STATS_FILE = "stats.json"
-_OUTPUT_FILES = frozenset({SESSIONS_FILE, TRAIN_FILE, TEST_FILE, STATS_FILE})
+_OUTPUT_FILES = frozenset({SESSIONS_FILE, TRAIN_FILE, TEST_FILE, STATS_FILE, ITEM_MAP_FILE,
+                           SESSION_TIMES_FILE})
 DAY = 86_400  # seconds
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """The SR-GNN settings of one raw format (MODELS.md §1.2).
+    """The SR-GNN settings of one raw format (docs/MODELS.md §1.2).
 
     Attributes:
         name: Raw format, ``"diginetica"`` or ``"yoochoose"``.
@@ -251,9 +257,11 @@ def prepare(
             sessions, example_session, example_length = fraction_examples(data.train, fraction)
             stats = _output_stats(name, data, sessions, example_length, source)
             stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=stage_parent))
-            stage.chmod(0o755)  # mkdtemp makes it private; the dataset is not
+            stage.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; mkdir would not
             staged.append((stage, target))
-            write_folder(stage, sessions, example_session, example_length, data.test, stats)
+            write_folder(stage, sessions, example_session, example_length, data.test, stats,
+                         item_ids=data.item_ids,
+                         session_times=data.train_dates[len(data.train) - len(sessions):])
             outputs.append(PreparedOutput(name, target, stats))
         for stage, target in staged:
             _replace_folder(stage, target)
@@ -267,7 +275,7 @@ def prepare(
 
 
 def preprocess(raw: RawClicks, protocol: Protocol | None = None) -> Preprocessed:
-    """Steps 1–9 of MODELS.md §1.2 on a raw log.
+    """Steps 1–9 of docs/MODELS.md §1.2 on a raw log.
 
     Args:
         raw: The raw clicks (from :func:`~sbrzoo.data.raw.read_raw`).
@@ -278,7 +286,7 @@ def preprocess(raw: RawClicks, protocol: Protocol | None = None) -> Preprocessed
     """
     protocol = protocol or _protocol(raw.format)
     funnel: dict[str, dict[str, int]] = {}
-    clicks = _with(raw.clicks, session=_factorize(raw.clicks["session"]))
+    clicks = _with(raw.clicks, session=factorize(raw.clicks["session"])[0])
     funnel["raw"] = _count(clicks)
     clicks = with_session_dates(clicks)
     clicks = order_clicks(clicks, by_timeframe=protocol.sort_by_timeframe)
@@ -463,8 +471,12 @@ def write_folder(
     example_length: np.ndarray,
     test: Sessions,
     stats: dict[str, Any],
+    *,
+    item_ids: np.ndarray | None = None,
+    session_times: np.ndarray | None = None,
 ) -> None:
-    """Write ``all_train_seq.txt``, ``train.txt``, ``test.txt`` and ``stats.json`` into ``folder``.
+    """Write ``all_train_seq.txt``, ``train.txt``, ``test.txt`` and ``stats.json`` into ``folder``,
+    and the side files of :mod:`sbrzoo.data.extras` when given.
 
     Args:
         folder: An existing (temporary) folder.
@@ -473,6 +485,8 @@ def write_folder(
         example_length: Prefix length of every train example.
         test: The test sessions, augmented into ``test.txt``.
         stats: Written as ``stats.json``.
+        item_ids: Raw id of every new id (``item_ids[i - 1]`` for item ``i``): ``item_map.tsv``.
+        session_times: Date of every session of ``sessions``: ``session_times.npy``.
     """
     with (folder / SESSIONS_FILE).open("wb") as handle:
         handle.write(_PROTO)
@@ -483,6 +497,12 @@ def write_folder(
         np.zeros(0, np.int64), np.zeros(0, np.int64))
     _write_examples(folder / TEST_FILE, test, test_session, test_length)
     (folder / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    if item_ids is not None:
+        write_item_map(folder, item_ids)
+    if session_times is not None:
+        if len(session_times) != len(sessions):
+            raise ValueError(f"{len(session_times)} session times for {len(sessions)} sessions")
+        write_session_times(folder, session_times)
 
 
 # --- pickle encoding from numpy -------------------------------------------------------------------
@@ -608,11 +628,6 @@ def _with(clicks: pd.DataFrame, **columns: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({**data, **columns}, copy=False)
 
 
-def _factorize(values: pd.Series) -> np.ndarray:
-    """Int32 codes numbered in order of first appearance."""
-    return pd.factorize(values.to_numpy(), sort=False)[0].astype(np.int32)
-
-
 def _count(clicks: pd.DataFrame) -> dict[str, int]:
     """Clicks, sessions and distinct items of a click table (columns of non-negative ints)."""
     def distinct(column: str) -> int:
@@ -632,7 +647,7 @@ def _output_stats(name: str, data: Preprocessed, sessions: Sessions, example_len
 
     ``mean_length`` is clicks per train session (SR-GNN's script reports clicks per session over
     train and test); ``mean_example_length`` is the mean of prefix length + 1 over the train
-    examples, the "average length" of the TAGNN++ paper (MODELS.md §1.5).
+    examples, the "average length" of the TAGNN++ paper (docs/MODELS.md §1.5).
     """
     test = data.test
     lengths = sessions.lengths
@@ -640,7 +655,7 @@ def _output_stats(name: str, data: Preprocessed, sessions: Sessions, example_len
     return {
         "name": name,
         **source,
-        "protocol": "SR-GNN datasets/preprocess.py (MODELS.md §1.2)",
+        "protocol": "SR-GNN datasets/preprocess.py (docs/MODELS.md §1.2)",
         "split_date": _iso(data.split_date),
         "test_days": data.protocol.test_days,
         "clicks": train_clicks + test_clicks,

@@ -1,4 +1,4 @@
-"""Reading the raw click logs of Diginetica and Yoochoose into one click table (MODELS.md §1.1).
+"""Reading the raw click logs of Diginetica and Yoochoose into one click table (docs/MODELS.md §1.1).
 
 Two formats:
 
@@ -21,6 +21,7 @@ Reading is vectorised (pandas C parser with explicit dtypes, fixed-width bytes f
 chunks of a few million rows), so the 33-million-row Yoochoose log fits in about a gigabyte. When
 the fast path rejects a file, :func:`diagnose` re-reads it line by line to name the first bad line;
 every problem is a :class:`~sbrzoo.errors.DataError` of the form ``FILE, line N: PROBLEM``.
+A UTF-8 byte-order mark at the start of a file (as spreadsheet programs save CSV) is ignored.
 Session and Yoochoose item ids are read as integers (as in both public logs); Diginetica item ids
 stay strings until re-indexing, as in SR-GNN.
 """
@@ -38,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sbrzoo.data.pickles import one_line
 from sbrzoo.errors import DataError
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "read_diginetica",
     "read_yoochoose",
     "diagnose",
+    "factorize",
 ]
 
 logger = logging.getLogger(__name__)
@@ -126,7 +129,7 @@ def read_diginetica(path: Path) -> RawClicks:
         frame = pd.read_csv(path, sep=_DIGINETICA_SEP, header=0, names=labels, dtype=dtype,
                             quoting=csv.QUOTE_NONE, keep_default_na=False, na_values=[""],
                             engine="c")
-    except (ValueError, pd.errors.ParserError) as error:
+    except (ValueError, OverflowError, pd.errors.ParserError) as error:
         raise diagnose(path, "diginetica", error) from None
     frame = frame[list(names)].rename(columns=names)
     if frame.empty:
@@ -138,7 +141,7 @@ def read_diginetica(path: Path) -> RawClicks:
     if days.isna().any() or frame["eventdate"].isna().any():
         raise diagnose(path, "diginetica")
     day_seconds = days.to_numpy().astype("datetime64[s]").astype(np.int64)
-    codes, item_ids = _factorize(items)
+    codes, item_ids = factorize(items)
     clicks = pd.DataFrame({
         "session": frame["session"].to_numpy(np.int64),
         "item": codes,
@@ -178,11 +181,11 @@ def read_yoochoose(path: Path, *, chunk_rows: int = _CHUNK_ROWS) -> RawClicks:
             items[rows] = chunk["item"].to_numpy(np.int64)
             times[rows] = seconds
             filled += len(chunk)
-    except (ValueError, pd.errors.ParserError) as error:
+    except (ValueError, OverflowError, pd.errors.ParserError) as error:
         raise diagnose(path, "yoochoose", error) from None
     if not filled:
         raise DataError(f"{path}, line 1: no clicks (expected {_yoochoose_layout()} rows)")
-    codes, item_ids = _factorize(items[:filled])
+    codes, item_ids = factorize(items[:filled])
     del items
     clicks = pd.DataFrame({"session": sessions[:filled], "item": codes, "time": times[:filled]}, copy=False)
     return RawClicks(path, "yoochoose", clicks, item_ids)
@@ -204,7 +207,7 @@ def diagnose(path: Path, fmt: str, error: Exception | None = None) -> DataError:
     check = _check_diginetica_line if fmt == "diginetica" else _check_yoochoose_line
     header = _diginetica_header(path) if fmt == "diginetica" else None
     positions = _diginetica_positions(path, header) if header is not None else None
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as handle:
         for number, line in enumerate(handle, start=1):
             if header is not None and number == 1:
                 continue
@@ -214,7 +217,7 @@ def diagnose(path: Path, fmt: str, error: Exception | None = None) -> DataError:
             problem = check(text, header, positions)
             if problem:
                 return DataError(f"{path}, line {number}: {problem}")
-    detail = f" ({type(error).__name__}: {error})" if error is not None else ""
+    detail = f" ({type(error).__name__}: {one_line(error)})" if error is not None else ""
     return DataError(f"{path}: could not be read as a {fmt} click log{detail}")
 
 
@@ -235,7 +238,7 @@ def _diginetica_header(path: Path) -> list[str]:
     Raises:
         DataError: empty file.
     """
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as handle:
         first = handle.readline().rstrip("\r\n")
     if not first.strip():
         raise DataError(f"{path}, line 1: empty file (expected the header "
@@ -274,10 +277,14 @@ def _check_diginetica_line(text: str, header: list[str] | None, positions: dict[
     timeframe, eventdate = fields[positions["timeframe"]], fields[positions["eventdate"]]
     if not _INTEGER.fullmatch(session):
         return f"session id {session!r} is not an integer"
+    if not _fits(session):
+        return f"session id {session.strip()} is out of range (64-bit integers)"
     if not item:
         return "empty item id"
     if not _INTEGER.fullmatch(timeframe):
         return f"timeframe {timeframe!r} is not an integer"
+    if not _fits(timeframe):
+        return f"timeframe {timeframe.strip()} is out of range (64-bit integers)"
     try:
         datetime.strptime(eventdate.strip(), "%Y-%m-%d")
     except ValueError:
@@ -304,7 +311,15 @@ def _check_yoochoose_line(text: str, header: list[str] | None, positions: dict[s
         return f"timestamp {timestamp!r} is not ISO 8601 (YYYY-MM-DDTHH:MM:SS.sssZ)"
     if not _INTEGER.fullmatch(item):
         return f"item id {item!r} is not an integer"
+    for name, value in (("session id", session), ("item id", item)):
+        if not _fits(value):
+            return f"{name} {value.strip()} is out of range (64-bit integers)"
     return ""
+
+
+def _fits(integer: str) -> bool:
+    """Whether an integer field (matched by ``_INTEGER``) fits in int64 as the fast reader needs."""
+    return -(2**63) <= int(integer) < 2**63
 
 
 def _separator_hint(text: str, sep: str) -> str:
@@ -333,13 +348,17 @@ def _yoochoose_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
 
 def _count_lines(path: Path) -> int:
-    """Number of lines of a file (a last line without newline counts), reading 16 MiB blocks."""
+    """At least the number of lines of a file, as the CSV parser splits them (``\n``, ``\r\n`` or a
+    lone ``\r``; a last line without newline counts), reading 16 MiB blocks.
+
+    A ``\r\n`` cut by a block boundary counts twice: an upper bound is all the caller needs.
+    """
     lines, last = 0, b"\n"
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 24), b""):
-            lines += block.count(b"\n")
+            lines += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
             last = block[-1:]
-    return lines + (last != b"\n")
+    return lines + (last not in (b"\n", b"\r"))
 
 
 def _iso_seconds(timestamps: np.ndarray) -> np.ndarray | None:
@@ -390,7 +409,7 @@ class _NotATime(Exception):
     """A timestamp field holds a non-digit."""
 
 
-def _factorize(values: np.ndarray | pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def factorize(values: np.ndarray | pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes (int32, numbered in order of first appearance) and the distinct values."""
     codes, uniques = pd.factorize(values, sort=False)
     return codes.astype(np.int32), np.asarray(uniques)

@@ -1,6 +1,6 @@
 """Reading an SR-GNN pickle folder (``all_train_seq.txt`` / ``train.txt`` and ``test.txt``).
 
-Format (MODELS.md §1.2, ``../shared/datasets/README.md``):
+Format (docs/MODELS.md §1.2, ``../shared/datasets/README.md``):
 
 * ``all_train_seq.txt``: pickled ``list[list[int]]``, the training sessions in time order.
 * ``train.txt`` / ``test.txt``: pickled ``(prefixes, targets)``: ``list[list[int]]``, ``list[int]``.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import reprlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +101,7 @@ class Sessions:
         """Prefix augmentation, vectorised: the examples of :meth:`Examples.augment`, same order.
 
         Session ``[x1..xm]`` gives ``([x1..x(m-1)], xm), ..., ([x1], x2)``: longest prefix first
-        inside each session, sessions in order (MODELS.md §1.2 step 10). One-click sessions give
+        inside each session, sessions in order (docs/MODELS.md §1.2 step 10). One-click sessions give
         nothing.
 
         Returns:
@@ -140,6 +141,11 @@ class FolderData:
     train: Sessions | Examples
     test: Examples
     train_file: Path
+
+    @property
+    def files(self) -> tuple[Path, Path]:
+        """The files read: the training file and ``test.txt``."""
+        return self.train_file, self.folder / TEST_FILE
 
 
 def read_sessions(path: Path) -> Sessions:
@@ -284,17 +290,20 @@ def _int_array(
         raise DataError(f"{path}: expected a list of {what}, got {_describe(values)}")
     if not set(map(type, values)) <= {int}:
         index = next(i for i, v in enumerate(values) if type(v) is not int)
-        raise DataError(f"{path}: {locate(index)} has item id {values[index]!r} "
+        raise DataError(f"{path}: {locate(index)} has item id {reprlib.repr(values[index])} "
                         f"({type(values[index]).__name__}); ids are ints")
     try:
         ids = np.fromiter(values, dtype=np.int64, count=len(values))
     except OverflowError:
         index = next(i for i, v in enumerate(values) if not -(2**63) <= v < 2**63)
-        raise DataError(f"{path}: {locate(index)} has item id {values[index]}, too large") from None
+        raise DataError(f"{path}: {locate(index)} has item id {reprlib.repr(values[index])}, too "
+                        "large (ids must be 1..N: re-index the items, e.g. with `sbrzoo data "
+                        "prepare`)") from None
     below = np.flatnonzero(ids < 1)
     if below.size:
         first = int(below[0])
-        raise DataError(f"{path}: {locate(first)} has item id {ids[first]}; ids start at 1")
+        raise DataError(f"{path}: {locate(first)} has item id {ids[first]}; ids start at 1 (ids "
+                        "must be 1..N: re-index the items, e.g. with `sbrzoo data prepare`)")
     return ids
 
 

@@ -1,4 +1,4 @@
-"""Validation splits of the training data (MODELS.md §1.4).
+"""Validation splits of the training data (docs/MODELS.md §1.4).
 
 * ``"last_sessions"`` (default, leak-free): the last ``fraction`` of the training **sessions** in
   time order become validation; train and validation are the prefix augmentations of the two
@@ -55,7 +55,8 @@ def split_last_sessions(sessions: Sessions, fraction: float = 0.1) -> tuple[Exam
     """
     num_sessions = len(sessions)
     if num_sessions < 2:
-        raise DataError(f"cannot hold out whole sessions from {num_sessions} training session(s)")
+        raise DataError(f"cannot hold out whole sessions from {num_sessions} training session(s); "
+                        "use valid_split='random' or 'none' (--valid-split)")
     num_valid = min(max(int(num_sessions * fraction), 1), num_sessions - 1)
     cut = num_sessions - num_valid
     return sessions.slice(0, cut).augment(), sessions.slice(cut, num_sessions).augment()
@@ -100,16 +101,28 @@ def validation_split(
     Raises:
         UnknownNameError: unknown ``method``.
         ConfigError: ``fraction`` outside (0, 1).
-        DataError: ``"last_sessions"`` asked of prefix examples whose sessions are unknown.
+        DataError: ``"last_sessions"`` asked of prefix examples whose sessions are unknown; no
+            training example at all; or the split leaves no training or no validation example.
     """
     check_split(method, fraction)
+    total = train.num_examples if isinstance(train, Sessions) else len(train)
+    if total == 0:
+        raise DataError("no training examples (every training session has fewer than 2 clicks)"
+                        if isinstance(train, Sessions) and len(train) else "no training examples")
     if method == "last_sessions":
         if not isinstance(train, Sessions):
             raise DataError(f"valid_split='last_sessions' needs whole training sessions "
                             f"({SESSIONS_FILE}, or a train.txt laid out session by session); "
                             "use valid_split='random' or 'none'")
-        return split_last_sessions(train, fraction)
-    examples = train.augment() if isinstance(train, Sessions) else train
-    if method == "random":
-        return split_random(examples, fraction, seed=seed)
-    return examples, None
+        parts = split_last_sessions(train, fraction)
+    else:
+        examples = train.augment() if isinstance(train, Sessions) else train
+        if method == "none":
+            return examples, None
+        parts = split_random(examples, fraction, seed=seed)
+    for part, kept, fix in ((parts[0], "training", "lower"), (parts[1], "validation", "raise")):
+        if not len(part):
+            raise DataError(f"valid_fraction {fraction:g} (--valid-fraction) of a {method} split "
+                            f"leaves no {kept} example of {total:,}; {fix} it, or use "
+                            "valid_split='none' (--valid-split none)")
+    return parts

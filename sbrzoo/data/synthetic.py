@@ -10,7 +10,7 @@ The generator is a small Markov model with the traits of the real benchmarks:
 * **Repeats**: a click returns to an earlier item of the session (the previous click included,
   giving ``A A`` pairs, 9% of Diginetica's transitions).
 * **Noise**: a click drawn by popularity from the session's cluster or from the whole catalogue.
-* **Lengths** follow Diginetica's (MODELS.md §1.5): ``2 + NegativeBinomial``, mean ≈ 4.85, long
+* **Lengths** follow Diginetica's (docs/MODELS.md §1.5): ``2 + NegativeBinomial``, mean ≈ 4.85, long
   tail.
 
 Sessions are generated in "time order"; the last ``num_test_sessions`` are the test part. As in the

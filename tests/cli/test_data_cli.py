@@ -1,4 +1,4 @@
-"""`sbrzoo data prepare` / `sbrzoo data download`: tables on stderr, JSON and paths on stdout, errors."""
+"""`sbrzoo data prepare` / `sbrzoo data download`: results (tables, JSON, the folder) on stdout, errors."""
 
 from __future__ import annotations
 
@@ -62,10 +62,12 @@ def test_prepare_diginetica_prints_table_and_json(raw_diginetica: Path, tmp_path
     stats = json.loads(result.stdout)["diginetica"]
     assert stats["train_sessions"] == 4 and stats["train_examples"] == 8
     assert stats["test_sessions"] == 1 and stats["test_examples"] == 2 and stats["items"] == 3
-    assert sorted(p.name for p in out.iterdir()) == ["all_train_seq.txt", "stats.json", "test.txt", "train.txt"]
-    for text in ("Prepared from train-item-views.csv", "diginetica", "split at 2016-05-05T00:00:00",
-                 "sbrzoo train --model srgnn"):
-        assert text in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["all_train_seq.txt", "item_map.tsv", "session_times.npy",
+                                                     "stats.json", "test.txt", "train.txt"]
+    assert "sbrzoo train --model srgnn" in result.stderr
+    table = invoke("data", "prepare", "diginetica", "--raw", str(raw_diginetica), "--out", str(out), "--overwrite")
+    for text in ("Prepared from train-item-views.csv", "diginetica", "split at 2016-05-05T00:00:00"):
+        assert text in table.stdout
 
 
 def test_prepare_yoochoose_fractions(tmp_path: Path) -> None:
@@ -74,7 +76,7 @@ def test_prepare_yoochoose_fractions(tmp_path: Path) -> None:
     result = invoke("data", "prepare", "yoochoose", "--raw", str(raw), "--out", str(tmp_path / "data"),
                     "--fraction", "4", "--fraction", "2")
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["yoochoose1_2", "yoochoose1_4"]
-    assert "yoochoose1_4" in result.stderr and "yoochoose1_2" in result.stderr
+    assert "yoochoose1_4" in result.stdout and "yoochoose1_2" in result.stdout
     assert json.loads((tmp_path / "data" / "yoochoose1_2" / "stats.json").read_text())["train_examples"] == 4
 
 
@@ -128,6 +130,24 @@ def test_download_prints_the_folder(mirror: str, tmp_path: Path, monkeypatch: py
     assert "verified (cached)" in again.stderr
 
 
+def test_a_download_is_found_by_its_name(mirror: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sbrzoo data download NAME`, then `--dataset NAME` finds it, and `sbrzoo datasets` lists it."""
+    from sbrzoo.data.registry import load_dataset
+    from sbrzoo.paths import DATA_DIR_ENV
+
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "cache"))
+    result = invoke("data", "download", "yoochoose1_64", "--mirror", mirror)
+    assert "Next: sbrzoo train --model srgnn --dataset yoochoose1_64\n" in result.stderr  # no --data-dir
+    statuses = {s["name"]: s for s in json.loads(invoke("datasets", "--json").stdout)}
+    assert statuses["yoochoose1_64"]["present"]
+    assert statuses["yoochoose1_64"]["path"] == str(tmp_path / "cache" / "yoochoose1_64")
+    assert len(load_dataset("yoochoose1_64", valid_split="none").test) == 55_898
+    # Elsewhere than the cache --dataset looks in, the hint keeps --data-dir.
+    other = invoke("data", "download", "yoochoose1_64", "--mirror", mirror, "--cache-dir", str(tmp_path / "o"))
+    assert f"--dataset yoochoose1_64 --data-dir {tmp_path / 'o' / 'yoochoose1_64'}" in other.stderr
+
+
 def test_three_commands_from_raw_log_to_trained_model(shared_datasets: Path, tmp_path: Path) -> None:
     """README path on the Diginetica sample: prepare, list, train (popularity baseline, seconds)."""
     raw = shared_datasets / "raw-samples" / "diginetica-sample_train-item-views.csv"
@@ -137,5 +157,6 @@ def test_three_commands_from_raw_log_to_trained_model(shared_datasets: Path, tmp
     invoke("data", "prepare", "diginetica", "--raw", str(raw), "--out", str(out))
     run = tmp_path / "run"
     result = invoke("train", "--model", "pop", "--data-dir", str(out), "--out", str(run), "--json")
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["run"] == str(run) and 0 < summary["test"]["HR@20"] <= 100
+    summary = json.loads(result.stdout)
+    metrics = summary["metrics"] if "metrics" in summary else summary["test"]  # run-metrics schema
+    assert summary["run"] == str(run) and 0 < metrics["HR@20"] <= 100

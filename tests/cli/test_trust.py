@@ -238,3 +238,28 @@ def test_help_texts_show_percent_signs_once() -> None:
     for command in ("train", "ablation", "reproduce"):
         result = CliRunner().invoke(cli, [command, "--help"], catch_exceptions=False)
         assert result.exit_code == 0 and "%%" not in result.output
+
+
+# -- 5. run records ----------------------------------------------------------------------------------
+
+def test_evaluating_on_changed_data_is_refused_and_moved_data_is_found(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import pickle
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sessions = [[1 + (i * 7 + j) % 30 for j in range(2 + i % 5)] for i in range(300)]
+    (data / "all_train_seq.txt").write_bytes(pickle.dumps(sessions))
+    (data / "test.txt").write_bytes(pickle.dumps(([[1, 2], [3], [4, 5, 6]], [3, 4, 7])))
+    run = tmp_path / "run"
+    code, _, err = run_main(monkeypatch, capsys, "train", "--model", "srgnn", "--data-dir", str(data), *QUICK,
+                            "--out", str(run))
+    assert code == 0, err
+    record = json.loads((run / "metrics.json").read_text())["data"]
+    assert record["test_examples"] == 3 and [f["name"] for f in record["files"]] == ["all_train_seq.txt", "test.txt"]
+    moved = data.rename(tmp_path / "moved")
+    code, _, err = run_main(monkeypatch, capsys, "evaluate", str(run), "--data-dir", str(moved), "--json")
+    assert code == 0, err
+    (moved / "test.txt").write_bytes(pickle.dumps(([[1, 2]], [3])))  # the test set cut to a third
+    code, _, err = run_main(monkeypatch, capsys, "evaluate", str(run), "--data-dir", str(moved))
+    assert code == 1 and "trained on other data" in one_error_line(err) and "test.txt" in err

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from sbrzoo.data.dataset import SessionDataset
-from sbrzoo.data.registry import dataset_status, get_dataset_info, list_datasets, load_dataset
+from sbrzoo.data.download import CACHE_DIR_ENV
+from sbrzoo.data.registry import (
+    dataset_status,
+    find_dataset_folder,
+    get_dataset_info,
+    list_datasets,
+    load_dataset,
+)
 from sbrzoo.data.sources import read_sessions
 from sbrzoo.errors import ConfigError, DataError, UnknownNameError
 from sbrzoo.paths import DATA_DIR_ENV
@@ -74,15 +81,65 @@ def test_bad_split_settings_fail_before_reading(tmp_path: Path) -> None:
         load_dataset(valid_fraction=1.5)
 
 
+@pytest.fixture(autouse=True)
+def empty_download_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A download cache of this test only (the user's ~/.cache must not change the outcome)."""
+    cache = tmp_path / "download-cache"
+    monkeypatch.setenv(CACHE_DIR_ENV, str(cache))
+    return cache
+
+
 def test_missing_registered_folder_says_where_and_how(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_download_cache: Path
 ) -> None:
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
     with pytest.raises(DataError) as error:
         load_dataset("yoochoose1_64")
     message = str(error.value)
     assert str(tmp_path / "yoochoose1_64") in message and DATA_DIR_ENV in message
+    assert str(empty_download_cache / "yoochoose1_64") in message
     assert "sbrzoo data download yoochoose1_64" in message and "--data-dir" in message
+    assert "sbrzoo data prepare yoochoose --raw yoochoose-clicks.dat" in message
+    assert "\n" not in message
+
+
+def test_hints_only_offer_what_is_possible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    with pytest.raises(DataError) as error:
+        load_dataset("yoochoose1_4")  # not in the download registry: only prepare makes it
+    message = str(error.value)
+    assert "data download" not in message
+    assert "sbrzoo data prepare yoochoose --raw yoochoose-clicks.dat --out DIR" in message
+    assert "then pass --data-dir DIR/yoochoose1_4" in message
+    digi = get_dataset_info("diginetica").how_to_get()
+    assert "sbrzoo data download diginetica" in digi
+    assert "sbrzoo data prepare diginetica --raw train-item-views.csv --out DIR" in digi
+    assert "data download" not in get_dataset_info("yoochoose1_4").how_to_get()
+
+
+def test_a_downloaded_dataset_is_found_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_download_cache: Path
+) -> None:
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "data"))  # holds nothing
+    make_folder(empty_download_cache / "diginetica")  # where `sbrzoo data download` puts it
+    info = get_dataset_info("diginetica")
+    assert find_dataset_folder(info) == empty_download_cache / "diginetica"
+    dataset = load_dataset("diginetica", valid_split="none")
+    assert dataset.source == str((empty_download_cache / "diginetica").resolve())
+    status = dataset_status(info)
+    assert status["present"] and status["location"] == "download cache"
+    assert status["path"] == str(empty_download_cache / "diginetica") and status["how_to_get"] is None
+    # A copy under $SBRZOO_DATA_DIR takes precedence over the cache.
+    make_folder(tmp_path / "data" / "diginetica")
+    assert find_dataset_folder(info) == tmp_path / "data" / "diginetica"
+    assert dataset_status(info)["location"] == "data dir"
+
+
+def test_loaded_dataset_names_its_files(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "d")
+    assert load_dataset(data_dir=folder).files == ((folder / "all_train_seq.txt").resolve(),
+                                                   (folder / "test.txt").resolve())
+    assert load_dataset("synthetic").files == ()
 
 
 def test_unexpected_counts_of_a_registered_dataset_warn(
@@ -104,7 +161,8 @@ def test_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert present["stats"] == {"train_sessions": 5, "train_examples": 9, "test_examples": 2,
                                 "num_items": 12, "clicks": 14, "mean_length": 2.8}
     absent = dataset_status(get_dataset_info("yoochoose1_64"))
-    assert not absent["present"] and absent["stats"] is None
+    assert not absent["present"] and absent["stats"] is None and absent["location"] is None
+    assert "sbrzoo data download yoochoose1_64" in absent["how_to_get"]
     assert absent["expected"]["num_items"] == 37_483
     synthetic = dataset_status(get_dataset_info("synthetic"))
     assert synthetic["present"] and synthetic["path"] is None

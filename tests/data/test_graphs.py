@@ -1,4 +1,4 @@
-"""Batch graph construction against hand-worked sessions (MODELS.md §2.1, §2.2)."""
+"""Batch graph construction against hand-worked sessions (docs/MODELS.md §2.1, §2.2)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_worked_example_session_graph(backend: str) -> None:
     graph = batch.graphs["session"]
     weights = {e: (float(i), float(o)) for e, i, o in
                zip(edge_list(graph), graph.edata["in_weight"], graph.edata["out_weight"])}
-    # MODELS.md §2.1 with the padding node removed: M_in (1,2)=(1,3)=1/2 -> node 0 has preds 1 and 2
+    # docs/MODELS.md §2.1 with the padding node removed: M_in (1,2)=(1,3)=1/2 -> node 0 has preds 1 and 2
     assert weights == {(1, 0): (0.5, 1.0), (2, 0): (0.5, 1.0), (0, 2): (1.0, 0.5), (0, 3): (1.0, 0.5)}
 
 

@@ -1,6 +1,6 @@
 """SR-GNN preprocessing of raw logs: hand-computed tiny logs, real samples, malformed input, atomicity.
 
-The tiny logs are small enough to follow every step of MODELS.md §1.2 by hand (comments give the
+The tiny logs are small enough to follow every step of docs/MODELS.md §1.2 by hand (comments give the
 reasoning); the real samples from ``../shared/datasets/raw-samples`` are checked for the protocol's
 invariants and against a literal port of SR-GNN's ``datasets/preprocess.py`` (``_srgnn`` below).
 """
