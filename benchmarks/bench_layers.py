@@ -9,9 +9,9 @@ import torch
 from conftest import BACKENDS, DEVICE, DIMS, MODES, SIZES, make_batch, run_timed
 
 from sbrzoo.nn.eopa import EOPAConv
-from sbrzoo.nn.gated_graph import GatedGraphConv
-from sbrzoo.nn.lessr import LessrReadout
-from sbrzoo.nn.readout import SoftAttentionReadout
+from sbrzoo.nn.gated_gnn import GatedSessionGNN
+from sbrzoo.nn.readout import LessrReadout, SoftAttentionReadout
+from sbrzoo.nn.state import SessionState, Widths
 from sbrzoo.nn.sgat import SGATConv
 from sbrzoo.nn.transformer import TransformerBlock
 
@@ -38,11 +38,11 @@ def timed_layer(benchmark, sync, mode: str, forward: Callable[[], torch.Tensor],
 def bench_gated_gnn(benchmark, sync, batch_size, profile, dim, backend, mode) -> None:  # noqa: ANN001
     batch = make_batch(batch_size, profile, ("session",), backend)
     graph = batch.graphs["session"]
-    layer = GatedGraphConv(dim).to(DEVICE)
+    layer = GatedSessionGNN(Widths(dim, dim, dim)).to(DEVICE)
     feat = torch.randn(graph.num_nodes(), dim, device=DEVICE, requires_grad=mode != "fwd")
     benchmark.group = f"gated-gnn-{mode}"
     benchmark.extra_info.update(nodes=graph.num_nodes(), edges=graph.num_edges(), backend=backend)
-    out = timed_layer(benchmark, sync, mode, lambda: layer(graph, feat), layer)
+    out = timed_layer(benchmark, sync, mode, lambda: layer.propagate(graph, feat), layer)
     assert out.shape == (graph.num_nodes(), dim)
 
 
@@ -51,11 +51,11 @@ def bench_gated_gnn(benchmark, sync, batch_size, profile, dim, backend, mode) ->
 @pytest.mark.parametrize(("batch_size", "profile"), SIZES)
 def bench_transformer_block(benchmark, sync, batch_size, profile, dim, mode) -> None:  # noqa: ANN001
     batch = make_batch(batch_size, profile, (), "torch")
-    block = TransformerBlock(dim, 8 if dim % 8 == 0 else 2).to(DEVICE)
+    block = TransformerBlock(Widths(dim, dim, dim), heads=8 if dim % 8 == 0 else 2).to(DEVICE)
     seq = torch.randn(*batch.seq_nodes.shape, dim, device=DEVICE, requires_grad=mode != "fwd")
     benchmark.group = f"transformer-{mode}"
     benchmark.extra_info.update(positions=int(batch.lengths.sum()), padded=batch.seq_nodes.numel(), backend="torch")
-    out = timed_layer(benchmark, sync, mode, lambda: block(seq, batch.mask), block)
+    out = timed_layer(benchmark, sync, mode, lambda: block.encode(seq, batch.mask), block)
     assert out.shape == (*batch.seq_nodes.shape, dim)
 
 
@@ -64,11 +64,11 @@ def bench_transformer_block(benchmark, sync, batch_size, profile, dim, mode) -> 
 @pytest.mark.parametrize(("batch_size", "profile"), SIZES)
 def bench_soft_attention_readout(benchmark, sync, batch_size, profile, dim, mode) -> None:  # noqa: ANN001
     batch = make_batch(batch_size, profile, (), "torch")
-    readout = SoftAttentionReadout(dim, normalize=True).to(DEVICE)
+    readout = SoftAttentionReadout(Widths(dim, dim, dim), normalize=True).to(DEVICE)
     seq = torch.randn(*batch.seq_nodes.shape, dim, device=DEVICE, requires_grad=mode != "fwd")
     benchmark.group = f"soft-attention-readout-{mode}"
     benchmark.extra_info.update(positions=int(batch.lengths.sum()), backend="torch")
-    out = timed_layer(benchmark, sync, mode, lambda: readout(batch, None, seq), readout)
+    out = timed_layer(benchmark, sync, mode, lambda: readout(batch, SessionState(None, seq, batch.mask)), readout)
     assert out.shape == (batch_size, dim)
 
 
@@ -96,9 +96,9 @@ def bench_lessr_layer(benchmark, sync, batch_size, profile, dim, layer_name, bac
 def bench_lessr_readout(benchmark, sync, batch_size, profile, dim, backend, mode) -> None:  # noqa: ANN001
     batch = make_batch(batch_size, profile, ("eop",), backend)
     width = 4 * dim  # input of the readout after 3 layers
-    readout = LessrReadout(dim, width).to(DEVICE)
+    readout = LessrReadout(Widths(dim, width, dim)).to(DEVICE)
     feat = torch.randn(len(batch.node_items), width, device=DEVICE, requires_grad=mode != "fwd")
     benchmark.group = f"lessr-readout-{mode}"
     benchmark.extra_info.update(nodes=len(batch.node_items), backend=backend)
-    out = timed_layer(benchmark, sync, mode, lambda: readout(batch, feat), readout)
+    out = timed_layer(benchmark, sync, mode, lambda: readout(batch, SessionState(feat, None, batch.mask)), readout)
     assert out.shape == (batch_size, dim)

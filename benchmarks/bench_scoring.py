@@ -6,7 +6,9 @@ import pytest
 import torch
 from conftest import DEVICE, DIMS, MODES, NUM_ITEMS, SIZES, make_batch, run_timed
 
-from sbrzoo.nn.target_attention import DotScorer, TargetAttentionScorer
+from sbrzoo.nn.dot_scorer import DotScorer
+from sbrzoo.nn.state import SessionState, Widths
+from sbrzoo.nn.target_attention import TargetAttentionScorer
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -15,7 +17,8 @@ from sbrzoo.nn.target_attention import DotScorer, TargetAttentionScorer
 @pytest.mark.parametrize(("batch_size", "profile"), SIZES)
 def bench_score_and_top20(benchmark, sync, batch_size, profile, dim, scorer_name, mode) -> None:  # noqa: ANN001
     batch = make_batch(batch_size, profile, (), "torch")
-    scorer = (TargetAttentionScorer(dim) if scorer_name == "target_attention" else DotScorer()).to(DEVICE)
+    widths = Widths(dim, dim, dim)
+    scorer = (TargetAttentionScorer(widths) if scorer_name == "target_attention" else DotScorer(widths)).to(DEVICE)
     needs_grad = mode != "fwd"
     items = torch.randn(NUM_ITEMS, dim, device=DEVICE, requires_grad=needs_grad)
     session = torch.randn(batch_size, dim, device=DEVICE, requires_grad=needs_grad)
@@ -25,9 +28,9 @@ def bench_score_and_top20(benchmark, sync, batch_size, profile, dim, scorer_name
     def run() -> torch.Tensor:
         if mode == "fwd":
             with torch.no_grad():
-                scores = scorer(session, items, seq_state=seq, mask=batch.mask)
+                scores = scorer(session, items, SessionState(None, seq, batch.mask))
                 return scores.topk(20, dim=1).indices
-        scores = scorer(session, items, seq_state=seq, mask=batch.mask)
+        scores = scorer(session, items, SessionState(None, seq, batch.mask))
         torch.nn.functional.cross_entropy(scores, batch.targets - 1).backward()
         return scores.detach()
 

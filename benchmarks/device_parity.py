@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sbrzoo.data.collate import SessionCollator  # noqa: E402
 from sbrzoo.data.examples import Examples  # noqa: E402
 from sbrzoo.models import create_model, get_spec, list_models  # noqa: E402
-from sbrzoo.presets import resolve_hyperparameters  # noqa: E402
+from sbrzoo.presets import resolve_settings  # noqa: E402
 
 
 def main() -> None:
@@ -35,12 +35,12 @@ def main() -> None:
     failures = 0
     for name in list_models():
         spec = get_spec(name)
-        if not spec.trainable:
+        if not spec.composed:
             continue
         torch.manual_seed(0)
         # train mode with dropout off: deterministic, and cuDNN's GRU only runs backward in train mode
-        hp = resolve_hyperparameters(spec.family, "diginetica", {"dropout": 0.0})
-        model = create_model(name, args.num_items, hp).train()
+        settings, _ = resolve_settings(spec, "diginetica", {"dropout": 0.0} if "dropout" in spec.settings() else {})
+        model = create_model(name, args.num_items, settings).train()
         batch = SessionCollator(examples, args.num_items, spec.graph_kinds, "torch")(range(64))
         results = []
         for device in ("cpu", args.device):

@@ -36,7 +36,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from sbrzoo.graph import resolve_backend
     from sbrzoo.loader import batch_indices, make_loader, prefetch_in_thread
     from sbrzoo.models import create_model, get_spec
-    from sbrzoo.presets import resolve_hyperparameters
+    from sbrzoo.presets import resolve_settings
     from sbrzoo.trainer import build_optimizer, train_step, uses_agc
 
     torch.manual_seed(0)
@@ -45,13 +45,13 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     dataset = load_dataset(None if data_dir else "synthetic", data_dir=data_dir, valid_split="none")
     preset_dataset = "diginetica" if data_dir else "synthetic"
     spec = get_spec(name)
-    hp = resolve_hyperparameters(spec.family, preset_dataset, {"batch_size": args.batch_size})
+    settings, hp = resolve_settings(spec, preset_dataset, {"batch_size": args.batch_size})
     backend = resolve_backend(args.backend)
     config = RunConfig(model=name, dataset=dataset.name, data_dir=None, valid_split="none", valid_fraction=0.1,
                        select_on="last", select_metric="HR@20", track_test=False, seed=0, device=str(device),
                        backend=backend, num_workers=args.num_workers, max_train_batches=None,
-                       eval_batch_size=args.eval_batch_size, hp=hp)
-    model = create_model(name, dataset.num_items, hp).to(device)
+                       eval_batch_size=args.eval_batch_size, settings=settings, training=hp)
+    model = create_model(name, dataset.num_items, settings).to(device)
     pin = device.type == "cuda"
     result: dict[str, Any] = {"model": name, "batch_size": hp.batch_size, "backend": backend, "device": str(device),
                               "dataset": dataset.name, "train_examples_total": len(dataset.train),
@@ -60,9 +60,10 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
         result["device_name"] = torch.cuda.get_device_name(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
-    if spec.trainable:
+    model.fit_statistics(dataset.train)
+    if any(p.requires_grad for p in model.parameters()):
         optimizer = build_optimizer(model, config)
-        agc_parameters = model.agc_parameters() if uses_agc(spec, hp) else None  # as the trainer does
+        agc_parameters = model.agc_parameters() if uses_agc(spec) else None  # as the trainer does
         batches = batch_indices(len(dataset.train), hp.batch_size, shuffle_seed=[0, 0])
         batches = batches[: args.warmup + args.train_batches]
         model.train()
@@ -83,8 +84,6 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
         rate = timed_examples / seconds
         result.update(train_examples_per_s=round(rate, 1), train_s_per_batch=round(seconds / args.train_batches, 5),
                       epoch_s_projected=round(len(dataset.train) / rate, 1))
-    else:
-        model.fit(dataset.train)
 
     test = dataset.test if args.full_eval else dataset.test.subset(range(min(args.eval_examples, len(dataset.test))))
     loader = make_loader(test, dataset.num_items, spec.graph_kinds, backend,

@@ -19,7 +19,7 @@ from sbrzoo.data.collate import SessionCollator  # noqa: E402
 from sbrzoo.data.registry import load_dataset  # noqa: E402
 from sbrzoo.loader import batch_indices  # noqa: E402
 from sbrzoo.models import create_model, get_spec  # noqa: E402
-from sbrzoo.presets import resolve_hyperparameters  # noqa: E402
+from sbrzoo.presets import resolve_settings  # noqa: E402
 from sbrzoo.trainer import uses_agc  # noqa: E402
 
 
@@ -35,14 +35,14 @@ def main() -> None:
     data_dir = Path(args.data_dir) if args.data_dir else None
     dataset = load_dataset(None if data_dir else "synthetic", data_dir=data_dir, valid_split="none")
     spec = get_spec(args.model)
-    hp = resolve_hyperparameters(spec.family, "diginetica" if data_dir else "synthetic")
-    model = create_model(args.model, dataset.num_items, hp).to(device)
+    settings, hp = resolve_settings(spec, "diginetica" if data_dir else "synthetic")
+    model = create_model(args.model, dataset.num_items, settings).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=hp.lr)
     collator = SessionCollator(dataset.train, dataset.num_items, spec.graph_kinds, "torch")
     batches = batch_indices(len(dataset.train), hp.batch_size, shuffle_seed=[0, 0])[: args.steps + 5]
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     phases = {"collate": 0.0, "copy": 0.0, "forward+backward": 0.0, "AGC+optimizer": 0.0}
-    agc_parameters = model.agc_parameters() if uses_agc(spec, hp) else None  # as the trainer does
+    agc_parameters = model.agc_parameters() if uses_agc(spec) else None  # as the trainer does
 
     def step(indices, timed: bool) -> None:  # noqa: ANN001
         marks = [time.perf_counter()]

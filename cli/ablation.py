@@ -8,12 +8,13 @@ from typing import Any
 
 import click
 
+from sbrzoo.models.families import TABLE_II_MODELS
 from cli.options import DEFAULT_SEED, build_config, expand_models, parse_seeds, training_options
 
 
 @click.command("ablation", short_help="Train the Table II rows (TAGNN++ minus one part) and tabulate them.")
-@click.option("--rows", default="tagnnpp*", show_default=True,
-              help="Comma-separated model names or fnmatch patterns (e.g. 'tagnnpp*,tagnn').")
+@click.option("--rows", default=",".join(TABLE_II_MODELS), show_default=True,
+              help="Comma-separated model names or fnmatch patterns (e.g. 'tagnnpp_no_*,tagnn').")
 @click.option("--seeds", default=str(DEFAULT_SEED), show_default=True, callback=parse_seeds, help="Comma-separated seeds, e.g. 1,2,3.")
 @training_options(without=("seed",))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -24,9 +25,10 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, as_json: 
     paper's Table II (mean ± std over seeds) and save ablation.json, ablation.csv and ablation.png."""
     from rich.table import Table
 
-    from sbrzoo.ablation import TABLE_METRICS, row_label, run_matrix, summarize, write_outputs
+    from sbrzoo.ablation import write_outputs
     from sbrzoo.console import console
     from sbrzoo.experiment import load_run_dataset, run_training
+    from sbrzoo.matrix import PAPER_METRICS, run_matrix, summarize_cell
     from sbrzoo.report import show_json, show_table
 
     names = expand_models(rows, "--rows")
@@ -44,8 +46,8 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, as_json: 
         console.print(f"[bold]{config.model}[/] seed {config.seed}" + (" (resuming)" if resume else ""))
         run_training(config, folder, resume=resume, dataset=datasets[config.seed])
 
-    results = run_matrix(names, seeds, out_dir, make_config, train)
-    summaries = summarize(results, names, dataset_name)
+    run_matrix(names, seeds, out_dir, make_config, train)
+    summaries = [cell for name in names if (cell := summarize_cell(out_dir / name, dataset_name, name, seeds))]
     extra = {"seeds": seeds, "config": base[names[0]].to_dict()}
     write_outputs(summaries, out_dir, dataset_name, extra=extra)
     if as_json:
@@ -54,13 +56,13 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, as_json: 
     table = Table(title=f"Ablation on {dataset_name} (test %, mean ± std over seeds {', '.join(map(str, seeds))})",
                   caption=f"epoch selected on {base[names[0]].select_on}; saved in {out_dir}")
     table.add_column("Architecture", style="bold")
-    for metric in TABLE_METRICS:
+    for metric in PAPER_METRICS:
         table.add_column(metric, justify="right")
         table.add_column(f"paper {metric}", justify="right", style="dim")
     for s in summaries:
         cells = []
-        for metric in TABLE_METRICS:
+        for metric in PAPER_METRICS:
             cells.append(f"{s.mean[metric]:.2f} ± {s.std[metric]:.2f}" if len(s.seeds) > 1 else f"{s.mean[metric]:.2f}")
             cells.append(f"{s.paper[metric]:.2f}" if metric in s.paper else "-")
-        table.add_row(row_label(s.model), *cells)
+        table.add_row(s.label, *cells)
     show_table(table)

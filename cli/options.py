@@ -32,7 +32,11 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
         "--patience", type=click.IntRange(min=1), default=None, help="Early-stopping patience (epochs)."),
     "fidelity": click.option(
         "--fidelity", type=click.Choice(["paper", "reference"]), default=None,
-        help="paper: the described model; reference: the released code's behaviour."),
+        help="paper: the described model; reference: its variant that behaves as the released code "
+             "(MODEL_ref, see `sbrzoo models '*_ref'`)."),
+    "set": click.option(
+        "--set", "set_", multiple=True, metavar="NAME=VALUE",
+        help="Any setting of the model or its training (see `sbrzoo models MODEL --dataset D`); repeatable."),
     "valid_split": click.option(
         "--valid-split", type=click.Choice(["last_sessions", "random", "none"]), default="last_sessions",
         show_default=True,
@@ -68,8 +72,8 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
         "--eval-batch-size", type=click.IntRange(min=1), default=500, show_default=True),
 }
 
-HP_OPTIONS = ("epochs", "batch_size", "lr", "weight_decay", "dim", "heads", "dropout", "num_layers", "patience",
-              "fidelity")
+# Options that set one setting of the same name (a model's part setting or a training setting).
+SETTING_OPTIONS = ("epochs", "batch_size", "lr", "weight_decay", "dim", "heads", "dropout", "num_layers", "patience")
 
 
 def training_options(command: Callable | None = None, *, without: Sequence[str] = ()) -> Callable:
@@ -154,18 +158,16 @@ def build_config(model: str, options: dict[str, Any]):  # noqa: ANN201 - RunConf
     """Turn parsed options into a resolved :class:`~sbrzoo.config.RunConfig`."""
     from sbrzoo.config import RunConfig
     from sbrzoo.graph import resolve_backend
-    from sbrzoo.models import get_spec
-    from sbrzoo.presets import resolve_hyperparameters
+    from sbrzoo.presets import resolve_settings
 
     data_dir: Path | None = options["data_dir"]
     dataset = options["dataset"] or (data_dir.name if data_dir else "synthetic")
-    spec = get_spec(model)
-    hp = resolve_hyperparameters(spec.family, dataset, {k: options[k] for k in HP_OPTIONS})
-    if spec.transformer and hp.dim % hp.heads:
-        raise click.BadParameter(f"{hp.heads} heads do not divide the width {hp.dim} (each head takes dim/heads "
-                                 "features); choose --heads and --dim accordingly", param_hint="--heads")
+    spec = model_variant(model, options["fidelity"])
+    overrides = {k: options[k] for k in SETTING_OPTIONS} | parse_set_options(spec, options["set_"])
+    settings, training = resolve_settings(spec, dataset, overrides)
+    check_parts_accept(spec.name, settings)
     return RunConfig(
-        model=model,
+        model=spec.name,
         dataset=dataset,
         data_dir=str(data_dir.resolve()) if data_dir else None,
         valid_split=options["valid_split"],
@@ -179,9 +181,62 @@ def build_config(model: str, options: dict[str, Any]):  # noqa: ANN201 - RunConf
         num_workers=options["num_workers"],
         max_train_batches=options["max_train_batches"],
         eval_batch_size=options["eval_batch_size"],
-        hp=hp,
+        settings=settings,
+        training=training,
         deterministic=options["deterministic"],
     )
+
+
+def model_variant(model: str, fidelity: str | None):  # noqa: ANN201 - ModelSpec
+    """``model``'s spec, or with ``fidelity="reference"`` its released-code variant ``<model>_ref``."""
+    from sbrzoo.errors import ConfigError
+    from sbrzoo.models import get_spec, list_models
+
+    spec = get_spec(model)
+    if fidelity != "reference" or spec.fidelity == "reference":
+        return spec
+    if f"{spec.name}_ref" not in list_models():
+        raise ConfigError(f"{spec.name} has no released-code variant (models with one: "
+                          f"{', '.join(m.removesuffix('_ref') for m in list_models('*_ref'))})")
+    return get_spec(f"{spec.name}_ref")
+
+
+def parse_set_options(spec: Any, items: Sequence[str]) -> dict[str, Any]:  # noqa: ANN401 - ModelSpec
+    """``("heads=4", "causal=false")`` -> ``{"heads": 4, "causal": False}``, typed like the defaults."""
+    from sbrzoo.errors import ConfigError
+    from sbrzoo.presets import TrainingSettings, parse_setting
+
+    defaults = {**TrainingSettings().to_dict(), **spec.settings()}
+    parsed = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise ConfigError(f"--set {item!r}: expected NAME=VALUE")
+        if name not in defaults:  # named in the error that resolve_settings gives
+            parsed[name] = text
+            continue
+        try:
+            parsed[name] = parse_setting(text, defaults[name])
+        except ConfigError as error:
+            raise ConfigError(f"--set {item!r}: {error}") from None
+    return parsed
+
+
+def check_parts_accept(model: str, settings: dict[str, Any]) -> None:
+    """Build the model once on a two-item catalogue, so that settings a part rejects (e.g. heads that
+    do not divide the width) fail now, in one line, not after the data has loaded.
+
+    Raises:
+        ConfigError: the part's own message.
+    """
+    from sbrzoo.errors import ConfigError
+    from sbrzoo.models import create_model
+
+    try:
+        create_model(model, 2, settings)
+    except (ValueError, TypeError, AssertionError) as error:
+        raise ConfigError(f"{model}: {error}") from None
 
 
 def given_options(context: click.Context, names: Sequence[str]) -> set[str]:
@@ -207,10 +262,15 @@ def resume_config(run_dir: Path, options: dict[str, Any], given: set[str]):  # n
 
     from sbrzoo.config import RunConfig
     from sbrzoo.errors import ConfigError
+    from sbrzoo.presets import TRAINING_FIELDS
 
     config = RunConfig.load(run_dir / "config.json")
+    if given & {"fidelity", "set_"}:
+        raise ConfigError(f"{run_dir}: --resume continues a run with its own settings; --fidelity and --set "
+                          "cannot change them. Start a new run with --out instead")
     wanted = {name: _normalised(name, options[name]) for name in given}
-    saved = {name: getattr(config.hp, name) if name in HP_OPTIONS else getattr(config, name) for name in wanted}
+    recorded = {**config.settings, **config.training.to_dict(), **config.to_dict()}
+    saved = {name: recorded.get(name) for name in wanted}
     differing = {name: value for name, value in wanted.items() if value != saved[name]}
     refused = [f"--{name.replace('_', '-')} {value} (the run has {saved[name]})"
                for name, value in differing.items() if name not in RESUMABLE_CHANGES]
@@ -218,9 +278,9 @@ def resume_config(run_dir: Path, options: dict[str, Any], given: set[str]):  # n
         raise ConfigError(f"{run_dir}: --resume continues a run with its own settings; these options differ: "
                           f"{', '.join(refused)}. Start a new run with --out instead")
     changes = [f"{name} {saved[name]} -> {value}" for name, value in differing.items()]
-    hp_changes = {name: value for name, value in differing.items() if name in HP_OPTIONS}
-    run_changes = {name: value for name, value in differing.items() if name not in HP_OPTIONS}
-    return dataclasses.replace(config, hp=dataclasses.replace(config.hp, **hp_changes), **run_changes), changes
+    training = {name: value for name, value in differing.items() if name in TRAINING_FIELDS}
+    run = {name: value for name, value in differing.items() if name not in TRAINING_FIELDS}
+    return dataclasses.replace(config, training=dataclasses.replace(config.training, **training), **run), changes
 
 
 def _normalised(name: str, value: Any) -> Any:  # noqa: ANN401 - an option's value
@@ -250,14 +310,15 @@ def check_run_folder(out_dir: Path, *, overwrite: bool) -> None:
 
 
 def settings_table(config: Any, *, title: str):  # noqa: ANN001, ANN201 - RunConfig -> rich Table
-    """Every setting of a run config, one per line (hyper-parameters as ``hp.NAME``)."""
+    """Every setting of a run config, one per line (``settings.NAME`` of the model, ``training.NAME``)."""
     from rich.table import Table
 
     table = Table(title=title)
     table.add_column("setting", no_wrap=True)
     table.add_column("value", no_wrap=True)
-    settings = {k: v for k, v in config.to_dict().items() if k != "hp"}
-    settings |= {f"hp.{k}": v for k, v in config.hp.to_dict().items()}
+    settings = {k: v for k, v in config.to_dict().items() if k not in ("settings", "training")}
+    settings |= {f"settings.{k}": v for k, v in config.settings.items()}
+    settings |= {f"training.{k}": v for k, v in config.training.to_dict().items()}
     for name, value in settings.items():
         table.add_row(name, str(value))
     return table

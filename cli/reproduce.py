@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from sbrzoo.models.families import TABLE_I_MODELS, TABLE_II_MODELS
 from cli.options import DEFAULT_SEED, build_config, expand_models, parse_seeds, training_options
 
 _FIXED = ("dataset", "data_dir", "seed", "select_on", "track_test")
@@ -24,7 +25,7 @@ def _names(_: click.Context, __: click.Parameter, value: str) -> list[str]:
 
 
 @click.command("reproduce", short_help="Train Table I/II cells over datasets and seeds; compare with the paper.")
-@click.option("--models", default="srgnn,tagnn,lessr,tagnnpp,tagnnpp_no_*", show_default=True,
+@click.option("--models", default=",".join(dict.fromkeys(TABLE_I_MODELS + TABLE_II_MODELS)), show_default=True,
               help="Comma-separated model names or fnmatch patterns.")
 @click.option("--datasets", default="diginetica,yoochoose1_64", show_default=True, callback=_names,
               help="Comma-separated registered datasets.")
@@ -46,12 +47,12 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     test set tracked every epoch only to show what the papers' best-test protocol would report.
     Finished runs are kept, unfinished ones resume from their last epoch, so the same command can
     be repeated (e.g. on a GPU lent for a few minutes at a time) until the table is complete."""
-    from sbrzoo.ablation import run_matrix
     from sbrzoo.console import console
     from sbrzoo.experiment import load_run_dataset, run_training
     from sbrzoo.report import show_json, show_table
     from sbrzoo.models import list_models
-    from sbrzoo.reproduce import compare_models, runs_on_disk, summarize_model, unfinished_runs, write_tables
+    from sbrzoo.matrix import run_matrix, runs_on_disk, summarize_cell, unfinished_runs
+    from sbrzoo.reproduce import compare_models, write_tables
 
     if len(compare) != 2:
         raise click.BadParameter(f"name two models, got {compare}", param_hint="--compare")
@@ -83,10 +84,10 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
         cells = {**on_disk.get(dataset, {}), **planned.get(dataset, {})}
         for name in (n for n in list_models() if n in cells):
             cell_seeds = sorted(set(cells[name]) | set(on_disk.get(dataset, {}).get(name, [])))
-            row = summarize_model(runs_dir, dataset, name, cell_seeds)
+            row = summarize_cell(runs_dir / dataset / name, dataset, name, cell_seeds)
             if row is None:
                 unfinished += [f"{dataset} {name}: {line}"
-                               for line in unfinished_runs(runs_dir, dataset, name, cell_seeds)]
+                               for line in unfinished_runs(runs_dir / dataset / name, cell_seeds)]
             else:
                 rows.append(row)
     comparisons = []

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sbrzoo.errors import ConfigError
-from sbrzoo.presets import Hyperparameters
+from sbrzoo.presets import TRAINING_FIELDS, TrainingSettings
 
 __all__ = ["RunConfig", "SELECT_ON"]
 
@@ -36,7 +36,8 @@ class RunConfig:
         num_workers: DataLoader worker processes building batches.
         max_train_batches: Stop each epoch after this many batches (quick looks); None = full epoch.
         eval_batch_size: Batch size of evaluation.
-        hp: Model and optimisation hyper-parameters.
+        settings: The model's settings (``dim`` and its parts' own, see ``ModelSpec.settings``).
+        training: How it is trained (batch size, epochs, optimiser, schedule, patience, AGC).
         deterministic: Ask torch for deterministic kernels (GPU; CPU runs repeat exactly anyway).
     """
 
@@ -54,7 +55,8 @@ class RunConfig:
     num_workers: int
     max_train_batches: int | None
     eval_batch_size: int
-    hp: Hyperparameters
+    settings: dict[str, Any]
+    training: TrainingSettings
     deterministic: bool = False
 
     def __post_init__(self) -> None:
@@ -69,8 +71,11 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """The config of a ``config.json``, also one written before settings were split by part."""
         try:
-            return cls(**{**data, "hp": Hyperparameters(**data["hp"])})
+            if "hp" in data:
+                data = _from_flat_hyperparameters(data)
+            return cls(**{**data, "training": TrainingSettings(**data["training"])})
         except (TypeError, KeyError) as error:
             raise ConfigError(f"config does not match this version of sbrzoo: {error}") from None
 
@@ -83,3 +88,21 @@ class RunConfig:
             raise ConfigError(f"{path}: no config.json here; is this a run folder?") from None
         except json.JSONDecodeError as error:
             raise ConfigError(f"{path}: not valid JSON ({error})") from None
+
+
+_RENAMED = {"embedding_max_norm": "max_norm"}
+
+
+def _from_flat_hyperparameters(data: dict[str, Any]) -> dict[str, Any]:
+    """A config saved with one flat ``hp`` dict (sbrzoo 0.1, before the parts registry): model
+    settings are the ones the model has, training settings the rest; ``fidelity: reference`` was
+    a flag and is now the ``<model>_ref`` variant."""
+    from sbrzoo.models import get_spec
+
+    hp = {_RENAMED.get(k, k): v for k, v in data["hp"].items()}
+    reference = hp.pop("fidelity", "paper") == "reference"
+    model = f"{data['model']}_ref" if reference and data["model"] != "lessr" else data["model"]
+    settings = {k: hp[k] for k in get_spec(model).settings() if k in hp}
+    training = {k: hp[k] for k in TRAINING_FIELDS if k in hp} | ({"lr_step_offset": 1} if reference else {})
+    rest = {k: v for k, v in data.items() if k != "hp"}
+    return {**rest, "model": model, "settings": settings, "training": training}

@@ -94,7 +94,7 @@ def load_run(run_dir: Path, *, device: str | None = None, backend: str | None = 
     best = load_checkpoint(path, keys=("state_dict", "epoch", "num_items"), map_location=config.device)
     dataset = load_run_dataset(config)
     check_same_data(run_dir, data_fingerprint(dataset))
-    model = create_model(config.model, dataset.num_items, config.hp).to(config.device)
+    model = create_model(config.model, dataset.num_items, config.settings).to(config.device)
     load_weights(model, best["state_dict"], path)
     return LoadedRun(run_dir, config, dataset, model.eval(), int(best["epoch"]))
 
@@ -104,7 +104,7 @@ def baseline_metrics(config: RunConfig, dataset: SessionDataset) -> dict[str, fl
     from sbrzoo.evaluator import evaluate
     from sbrzoo.models import create_model
 
-    model = create_model("pop", dataset.num_items, config.hp)
-    model.fit(dataset.train)
+    model = create_model("pop", dataset.num_items, {})
+    model.fit_statistics(dataset.train)
     return evaluate(model, evaluation_loader(dataclasses.replace(config, model="pop"), dataset.test,
                                              dataset.num_items)).metrics

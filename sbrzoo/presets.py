@@ -1,7 +1,10 @@
-"""Hyper-parameters per model family and dataset, and their resolution with user overrides.
+"""Settings of a run: the model's (per part) and the training's, with presets per model and dataset.
 
-Torch-free. Every value can be overridden from the CLI; the resolved values are saved with each run.
-Where docs/MODELS.md reports that a paper and its reference code disagree, the comment says which we follow.
+Torch-free. A model's settings are the union of its parts' settings (see
+:func:`sbrzoo.models.ModelSpec.settings`); a preset gives values for some of them and for the
+training. User overrides must name a setting the model has. The resolved values are saved with
+each run. Where docs/MODELS.md reports that a paper and its released code disagree, the comment
+says which a preset follows; the released code's values are the presets of the ``*_ref`` variants.
 """
 
 from __future__ import annotations
@@ -9,27 +12,32 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sbrzoo.errors import ConfigError
 
-__all__ = ["Hyperparameters", "preset_for", "resolve_hyperparameters"]
+__all__ = ["TrainingSettings", "Preset", "preset_for", "resolve_settings", "parse_setting", "TRAINING_FIELDS"]
 
 
 @dataclass(frozen=True)
-class Hyperparameters:
-    """Everything that shapes a model and its training, besides the composition (ModelSpec)."""
+class TrainingSettings:
+    """How a model is trained (the same fields for every neural model).
 
-    dim: int = 100
-    gnn_steps: int = 1
-    hybrid: bool = True
-    heads: int = 2
-    dropout: float = 0.1
-    ffn_mult: int = 4
-    causal: bool = True
-    num_layers: int = 3
-    embedding_max_norm: float | None = None
+    Attributes:
+        batch_size: Training prefixes per step.
+        epochs: Most epochs to train (early stopping may end sooner).
+        optimizer: ``"adam"`` (L2 through ``weight_decay``, SR-GNN family) or ``"adamw"``
+            (decoupled decay, none on biases, norms and PReLU; LESSR).
+        lr: Initial learning rate.
+        weight_decay: L2 penalty (adam) or decoupled decay (adamw).
+        lr_step, lr_gamma: ``lr * lr_gamma ** floor((epoch + lr_step_offset) / lr_step)``; 0 = constant.
+        lr_step_offset: 1 reproduces the released SR-GNN-family code, which steps its scheduler at
+            the start of every epoch (docs/MODELS.md §4.3).
+        patience: Epochs without a better validation score before stopping.
+        agc_clipping, agc_eps: Adaptive Gradient Clipping, for models that use it (docs/MODELS.md §4.4).
+    """
+
     batch_size: int = 100
     epochs: int = 30
     optimizer: str = "adam"
@@ -37,86 +45,124 @@ class Hyperparameters:
     weight_decay: float = 1e-5
     lr_step: int = 3
     lr_gamma: float = 0.1
+    lr_step_offset: int = 0
     patience: int = 10
     agc_clipping: float = 0.01
     agc_eps: float = 1e-3
-    fidelity: str = "paper"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-_SRGNN = Hyperparameters()  # SR-GNN code defaults (docs/MODELS.md §4.2), also TAGNN's
+TRAINING_FIELDS = tuple(f.name for f in fields(TrainingSettings))
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Values for some model settings and the training of one model family on one dataset."""
+
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    training: TrainingSettings = TrainingSettings()
+
+
+_SRGNN = TrainingSettings()  # SR-GNN code defaults (docs/MODELS.md §4.2), also TAGNN's
 # TAGNN++ paper settings (docs/MODELS.md §3.4b, §6.3): the paper, not the code (lr 1e-3, L2 1e-5, 30 epochs,
 # batch 75 on Yoochoose, swapped widths, always 2 heads) -- see P10.
-_TAGNNPP = replace(_SRGNN, batch_size=50, lr=1e-4, weight_decay=1e-6, epochs=15, dropout=0.1, patience=5)
+_TAGNNPP = replace(_SRGNN, batch_size=50, lr=1e-4, weight_decay=1e-6, epochs=15, patience=5)
 # LESSR code defaults (README settings for Diginetica: 4 layers), AdamW with decoupled decay.
-_LESSR = replace(
-    _SRGNN, dim=32, num_layers=3, dropout=0.2, embedding_max_norm=1.0, batch_size=512, epochs=30,
-    optimizer="adamw", lr=1e-3, weight_decay=1e-4, lr_step=0, patience=2,
-)
+_LESSR = replace(_SRGNN, batch_size=512, epochs=30, optimizer="adamw", lr=1e-3, weight_decay=1e-4, lr_step=0,
+                 patience=2)
+_LESSR_SETTINGS = {"dim": 32, "num_layers": 3, "dropout": 0.2, "max_norm": 1.0}
+# The released TAGNN++ code (docs/MODELS.md §4.2, P10): widths swapped between datasets, always 2 heads,
+# non-hybrid readout, lr 1e-3, L2 1e-5, 30 epochs; every SR-GNN-family code steps its schedule one epoch early.
+_CODE = replace(_SRGNN, lr_step_offset=1)
+_TAGNNPP_CODE = replace(_CODE, batch_size=50)
 
-_PRESETS: dict[tuple[str, str], Hyperparameters] = {
-    ("srgnn", "*"): _SRGNN,
-    ("tagnn", "*"): _SRGNN,
+_PRESETS: dict[tuple[str, str], Preset] = {
+    ("srgnn", "*"): Preset(training=_SRGNN),
+    ("tagnn", "*"): Preset(training=_SRGNN),
     # Paper: Yoochoose d=100 with 2 heads, Diginetica d=120 with 8 heads (100 is not divisible by 8).
-    ("tagnnpp", "*"): replace(_TAGNNPP, dim=100, heads=2),
-    ("tagnnpp", "diginetica"): replace(_TAGNNPP, dim=120, heads=8),
+    ("tagnnpp", "*"): Preset({"dim": 100, "heads": 2, "dropout": 0.1}, _TAGNNPP),
+    ("tagnnpp", "diginetica"): Preset({"dim": 120, "heads": 8, "dropout": 0.1}, _TAGNNPP),
     # The built-in synthetic data is a quick demonstration (the README's first command), not a paper
     # benchmark: fewer, faster epochs so that it finishes in a few minutes on two CPU cores.
-    ("tagnnpp", "synthetic"): replace(_TAGNNPP, dim=64, heads=2, batch_size=100, lr=1e-3, epochs=5, patience=2),
-    ("lessr", "*"): _LESSR,
-    ("lessr", "diginetica"): replace(_LESSR, num_layers=4),
-    ("pop", "*"): replace(_SRGNN, epochs=0),
+    ("tagnnpp", "synthetic"): Preset({"dim": 64, "heads": 2, "dropout": 0.1},
+                                     replace(_TAGNNPP, batch_size=100, lr=1e-3, epochs=5, patience=2)),
+    ("lessr", "*"): Preset(_LESSR_SETTINGS, _LESSR),
+    ("lessr", "diginetica"): Preset({**_LESSR_SETTINGS, "num_layers": 4}, _LESSR),
+    ("pop", "*"): Preset(training=replace(_SRGNN, epochs=0)),
+    ("srgnn_ref", "*"): Preset(training=_CODE),
+    ("tagnn_ref", "*"): Preset(training=_CODE),
+    ("tagnnpp_ref", "*"): Preset({"dim": 100, "heads": 2, "dropout": 0.1, "hybrid": False}, _TAGNNPP_CODE),
+    ("tagnnpp_ref", "yoochoose1_64"): Preset({"dim": 120, "heads": 2, "dropout": 0.1, "hybrid": False},
+                                             replace(_TAGNNPP_CODE, batch_size=75)),
+    ("tagnnpp_ref", "yoochoose1_4"): Preset({"dim": 120, "heads": 2, "dropout": 0.1, "hybrid": False},
+                                            replace(_TAGNNPP_CODE, batch_size=75)),
 }
 
-# The released code's values, used with fidelity="reference" (docs/MODELS.md §4.2, P10): TAGNN++ code
-# defaults (widths swapped between datasets, always 2 heads, non-hybrid, lr 1e-3, L2 1e-5, 30 epochs).
-_TAGNNPP_CODE = replace(_SRGNN, batch_size=50, heads=2, hybrid=False, fidelity="reference")
-_REFERENCE_PRESETS: dict[tuple[str, str], Hyperparameters] = {
-    ("tagnnpp", "*"): _TAGNNPP_CODE,
-    ("tagnnpp", "yoochoose1_64"): replace(_TAGNNPP_CODE, dim=120, batch_size=75),
-    ("tagnnpp", "yoochoose1_4"): replace(_TAGNNPP_CODE, dim=120, batch_size=75),
-}
+
+def preset_for(preset: str, dataset: str) -> Preset:
+    """The preset of a model family on a dataset (its ``"*"`` entry, else an empty preset)."""
+    return _PRESETS.get((preset, dataset)) or _PRESETS.get((preset, "*")) or Preset()
 
 
-def preset_for(family: str, dataset: str, fidelity: str = "paper") -> Hyperparameters:
-    """The preset of a model family on a dataset (falls back to the family's default).
+def resolve_settings(spec: Any, dataset: str, overrides: Mapping[str, Any] | None = None,  # noqa: ANN401
+                     ) -> tuple[dict[str, Any], TrainingSettings]:
+    """``spec``'s model settings and training settings on ``dataset``: part defaults, then the
+    preset, then ``overrides`` (None values are ignored: unset CLI options).
 
-    ``fidelity="reference"`` gives the released code's values where they differ from the paper's.
-    """
-    if fidelity == "reference":
-        found = _REFERENCE_PRESETS.get((family, dataset)) or _REFERENCE_PRESETS.get((family, "*"))
-        if found is not None:
-            return found
-    return replace(_PRESETS.get((family, dataset)) or _PRESETS[(family, "*")], fidelity=fidelity)
-
-
-def resolve_hyperparameters(family: str, dataset: str, overrides: Mapping[str, Any] | None = None) -> Hyperparameters:
-    """Preset values with ``overrides`` applied; None values are ignored (unset CLI options).
+    Args:
+        spec: A :class:`~sbrzoo.models.ModelSpec`.
+        dataset: Registered dataset name (selects the preset).
+        overrides: Setting name -> value; model settings and training fields alike.
 
     Raises:
-        ConfigError: an override names no field (with a suggestion) or has an invalid value.
+        ConfigError: an override names a setting this model does not have (listing those it has),
+            or a value is invalid.
     """
-    names = {f.name for f in fields(Hyperparameters)}
+    defaults = spec.settings()
+    preset = preset_for(spec.preset, dataset)
+    settings = {name: preset.settings.get(name, default) for name, default in defaults.items()}
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    for key in given:
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            raise ConfigError(f"unknown hyper-parameter {key!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
-    resolved = replace(preset_for(family, dataset, given.get("fidelity", "paper")), **given)
-    _validate(resolved)
-    return resolved
+    unknown = [k for k in given if k not in defaults and k not in TRAINING_FIELDS]
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, [*defaults, *TRAINING_FIELDS], n=1)
+        raise ConfigError(
+            f"{spec.name} has no setting {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f"; its settings: {', '.join(defaults) or 'none'}; training: {', '.join(TRAINING_FIELDS)}")
+    settings |= {k: v for k, v in given.items() if k in defaults}
+    training = replace(preset.training, **{k: v for k, v in given.items() if k in TRAINING_FIELDS})
+    _validate(settings, training)
+    return settings, training
 
 
-def _validate(hp: Hyperparameters) -> None:
-    positive = {"dim": hp.dim, "batch_size": hp.batch_size, "heads": hp.heads, "num_layers": hp.num_layers}
-    for key, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"{key} must be at least 1, got {value}")
-    if hp.epochs < 0 or hp.lr <= 0 or not 0 <= hp.dropout < 1:
-        raise ConfigError(f"invalid epochs/lr/dropout: {hp.epochs}, {hp.lr}, {hp.dropout}")
-    if hp.optimizer not in ("adam", "adamw"):
-        raise ConfigError(f"optimizer must be 'adam' or 'adamw', got {hp.optimizer!r}")
-    if hp.fidelity not in ("paper", "reference"):
-        raise ConfigError(f"fidelity must be 'paper' or 'reference', got {hp.fidelity!r}")
+def parse_setting(text: str, default: Any) -> Any:  # noqa: ANN401 - a setting's value
+    """``"0.2"`` -> 0.2 for a float setting, ``"false"`` -> False for a bool, ``"none"`` -> None, ...:
+    the text of ``--set NAME=VALUE`` as the type of the setting's default."""
+    lowered = text.strip().lower()
+    if lowered in ("none", "null"):
+        return None
+    if isinstance(default, bool):
+        if lowered not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"expected true or false, got {text!r}")
+        return lowered in ("true", "1", "yes")
+    for kind in (int, float):
+        if isinstance(default, kind) or (default is None and kind is float):
+            try:
+                return kind(text)
+            except ValueError:
+                raise ConfigError(f"expected a{'n integer' if kind is int else ' number'}, got {text!r}") from None
+    return text
+
+
+def _validate(settings: Mapping[str, Any], training: TrainingSettings) -> None:
+    for key in ("dim", "heads", "num_layers", "gnn_steps"):
+        if key in settings and settings[key] < 1:
+            raise ConfigError(f"{key} must be at least 1, got {settings[key]}")
+    if "dropout" in settings and not 0 <= settings["dropout"] < 1:
+        raise ConfigError(f"dropout must be in [0, 1), got {settings['dropout']}")
+    if training.batch_size < 1 or training.epochs < 0 or training.lr <= 0:
+        raise ConfigError(f"invalid batch_size/epochs/lr: {training.batch_size}, {training.epochs}, {training.lr}")
+    if training.optimizer not in ("adam", "adamw"):
+        raise ConfigError(f"optimizer must be 'adam' or 'adamw', got {training.optimizer!r}")

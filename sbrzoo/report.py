@@ -7,16 +7,19 @@ redirected table is never cut at the terminal width.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["METRIC_COLUMNS", "metrics_table", "show_table", "show_json", "plain_table"]
+__all__ = ["METRIC_COLUMNS", "metrics_table", "show_table", "show_json", "plain_table", "write_result_files"]
 
 METRIC_COLUMNS = ("HR@20", "MRR@20", "HR@10", "MRR@10", "NDCG@20")
 
@@ -67,6 +70,25 @@ def plain_table(table: Table) -> str:
     if table.caption:
         lines.append(_plain(table.caption))
     return "\n".join(lines) + "\n"
+
+
+def write_result_files(out_dir: Path, stem: str, payload: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
+                       ) -> list[Path]:
+    """Write ``<stem>.json`` (``payload``) and ``<stem>.csv`` (``rows``, one column per key of the first
+    row) into ``out_dir``, each atomically; return their paths."""
+    from sbrzoo.data.pickles import atomic_write_bytes
+    from sbrzoo.run_record import write_json_atomic
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{stem}.json", out_dir / f"{stem}.csv"]
+    write_json_atomic(paths[0], payload)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, list(rows[0]) if rows else [])
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(paths[1], buffer.getvalue().encode())
+    return paths
 
 
 def _plain(value: object) -> str:

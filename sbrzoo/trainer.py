@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,8 @@ from sbrzoo.errors import ConfigError, DataError, TrainingDiverged
 from sbrzoo.evaluator import MetricReport, evaluate
 from sbrzoo.loader import batch_indices, make_loader, prefetch_in_thread
 from sbrzoo.models import ModelSpec, create_model, get_spec
-from sbrzoo.presets import Hyperparameters
+from sbrzoo.presets import TrainingSettings
+from sbrzoo.results import METRICS_FILE, RunRecord
 from sbrzoo.run_record import RANKS_FILE, environment_info, save_ranks, save_torch_atomic, write_json_atomic
 from sbrzoo.seed import seed_everything
 
@@ -40,34 +40,18 @@ _RESUME_KEYS = ("epoch", "model", "optimizer", "epochs", "best_epoch", "best_sco
 
 
 @dataclass
-class TrainResult:
-    """Outcome of :meth:`Trainer.fit`: per-epoch records, the selected epoch and its test metrics."""
+class TrainResult(RunRecord):
+    """Outcome of :meth:`Trainer.fit`: the run's record (what ``metrics.json`` holds), and the
+    state of the selection: the best validation score so far, the selected epoch's test report,
+    and whether training paused before a deadline."""
 
-    epochs: list[dict[str, Any]] = field(default_factory=list)
-    best_epoch: int | None = None
     best_score: float = -math.inf
-    test: dict[str, float] = field(default_factory=dict)
     test_report: MetricReport | None = None
     paused: bool = False
 
-    def to_dict(self, config: RunConfig, environment: dict[str, Any], data_fingerprint: dict[str, Any]
-                ) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "model": config.model,
-            "dataset": config.dataset,
-            "data": data_fingerprint,
-            "epochs": self.epochs,
-            "best_epoch": self.best_epoch,
-            "selected_on": config.select_on,
-            "select_metric": config.select_metric,
-            "test": self.test,
-            "environment": environment,
-        }
-        tracked = [e["test"] for e in self.epochs if "test" in e]
-        if tracked:
-            # The original papers' protocol: the best test value of each metric over all epochs.
-            data["best_test_over_epochs"] = {k: max(t[k] for t in tracked) for k in tracked[0]}
-        return data
+    def record(self) -> RunRecord:
+        """The :class:`RunRecord` part, as saved."""
+        return RunRecord(**{f.name: getattr(self, f.name) for f in fields(RunRecord)})
 
 
 def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
@@ -75,7 +59,7 @@ def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimize
 
     On CUDA the fused kernels update every parameter in one launch (same arithmetic).
     """
-    hp = config.hp
+    hp = config.training
     fused = {"fused": True} if torch.device(config.device).type == "cuda" else {}
     if hp.optimizer == "adamw":
         decayed, plain = [], []
@@ -88,14 +72,14 @@ def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimize
     return torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, **fused)
 
 
-def uses_agc(spec: ModelSpec, hp: Hyperparameters) -> bool:
-    """Whether training clips gradients with AGC: the model's spec asks for it and the fidelity is the
-    paper's. The released TAGNN++ code builds its clipper but never calls it, so reference fidelity
+def uses_agc(spec: ModelSpec) -> bool:
+    """Whether training clips gradients with AGC: the model's spec asks for it. The released TAGNN++
+    code builds its clipper but never calls it, so its reference-fidelity variants
     trains without (docs/DECISIONS.md, P13)."""
-    return spec.agc and hp.fidelity != "reference"
+    return spec.agc
 
 
-def train_step(model: nn.Module, batch: SessionBatch, optimizer: torch.optim.Optimizer, hp: Hyperparameters,
+def train_step(model: nn.Module, batch: SessionBatch, optimizer: torch.optim.Optimizer, hp: TrainingSettings,
                agc_parameters: list[nn.Parameter] | None) -> torch.Tensor:
     """One optimisation step on a batch already on the model's device: loss, backward, Adaptive
     Gradient Clipping of ``agc_parameters`` (None: no AGC), optimizer step. Returns the detached loss."""
@@ -111,14 +95,13 @@ def train_step(model: nn.Module, batch: SessionBatch, optimizer: torch.optim.Opt
 def learning_rate(config: RunConfig, epoch: int) -> float:
     """Learning rate of 0-based ``epoch``: ``lr * gamma ** floor(epoch / step)`` (docs/MODELS.md §4.3).
 
-    With ``fidelity="reference"`` the SR-GNN-family code's off-by-one is reproduced:
+    ``lr_step_offset = 1`` (the ``*_ref`` presets) reproduces the SR-GNN-family code's off-by-one:
     ``floor((epoch + 1) / step)``, because it steps the scheduler at the start of every epoch.
     """
-    hp = config.hp
+    hp = config.training
     if hp.lr_step <= 0:
         return hp.lr
-    shift = 1 if hp.fidelity == "reference" else 0
-    return hp.lr * hp.lr_gamma ** ((epoch + shift) // hp.lr_step)
+    return hp.lr * hp.lr_gamma ** ((epoch + hp.lr_step_offset) // hp.lr_step)
 
 
 class Trainer:
@@ -145,7 +128,7 @@ class Trainer:
         self.device = torch.device(config.device)
         self.spec = get_spec(config.model)
         seed_everything(config.seed, deterministic=config.deterministic)
-        self.model = create_model(config.model, dataset.num_items, config.hp).to(self.device)
+        self.model = create_model(config.model, dataset.num_items, config.settings).to(self.device)
         self.environment = environment_info(self.device)
         self.data_fingerprint = data_fingerprint(dataset)
 
@@ -177,14 +160,15 @@ class Trainer:
         """
         self.out_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.out_dir / "config.json", self.config.to_dict())
-        if not self.spec.trainable:
-            return self._fit_counting()
+        self.model.fit_statistics(self.dataset.train)
+        if not any(p.requires_grad for p in self.model.parameters()):
+            return self._finish_without_training()
         optimizer = build_optimizer(self.model, self.config)
-        result, start_epoch, stale = TrainResult(), 0, 0
+        result, start_epoch, stale = self._new_result(), 0, 0
         if resume:
             result, start_epoch, stale = self._restore(optimizer)
-        for epoch in range(start_epoch, self.config.hp.epochs):
-            if stale >= self.config.hp.patience:
+        for epoch in range(start_epoch, self.config.training.epochs):
+            if stale >= self.config.training.patience:
                 break
             record = self._train_epoch(epoch, optimizer)
             score = self._select_score(record)
@@ -196,9 +180,9 @@ class Trainer:
                 stale += 1
             result.epochs.append(record)
             self._save_last(epoch + 1, optimizer, result, stale)
-            write_json_atomic(self.out_dir / "metrics.json", result.to_dict(self.config, self.environment, self.data_fingerprint))
+            self._write_record(result)
             log.info("epoch %d: %s", epoch + 1, _summary(record))
-            more_to_do = epoch + 1 < self.config.hp.epochs and stale < self.config.hp.patience
+            more_to_do = epoch + 1 < self.config.training.epochs and stale < self.config.training.patience
             if more_to_do and deadline is not None and time.monotonic() + _epoch_seconds(record) > deadline:
                 log.info("pausing %s after epoch %d (time budget); resume to continue", self.out_dir, epoch + 1)
                 result.paused = True
@@ -206,7 +190,7 @@ class Trainer:
         return self._finish(result)
 
     def _train_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-        config, hp, model = self.config, self.config.hp, self.model
+        config, hp, model = self.config, self.config.training, self.model
         lr = learning_rate(config, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -214,7 +198,7 @@ class Trainer:
         if config.max_train_batches is not None:
             batches = batches[: config.max_train_batches]
         num_examples = sum(len(b) for b in batches)
-        agc_parameters = model.agc_parameters() if uses_agc(self.spec, hp) else None
+        agc_parameters = model.agc_parameters() if uses_agc(self.spec) else None
         model.train()
         total_loss = torch.zeros((), device=self.device)
         started = time.perf_counter()
@@ -271,13 +255,21 @@ class Trainer:
         report = self.evaluate(self.dataset.test, "test")
         result.test, result.test_report = {**report.metrics, "seconds": round(report.seconds, 3)}, report
         save_ranks(self.out_dir / RANKS_FILE, report.ranks)
-        write_json_atomic(self.out_dir / "metrics.json", result.to_dict(self.config, self.environment, self.data_fingerprint))
+        self._write_record(result)
         return result
 
-    def _fit_counting(self) -> TrainResult:
-        self.model.fit(self.dataset.train)
+    def _new_result(self, **state: Any) -> TrainResult:  # noqa: ANN401
+        return TrainResult(model=self.config.model, dataset=self.config.dataset, selected_on=self.config.select_on,
+                           select_metric=self.config.select_metric, environment=self.environment,
+                           data=self.data_fingerprint, **state)
+
+    def _write_record(self, result: TrainResult) -> None:
+        write_json_atomic(self.out_dir / METRICS_FILE, result.record().to_dict())
+
+    def _finish_without_training(self) -> TrainResult:
+        """A model without trainable parameters (fitted by counting) has one "epoch" 0: its statistics."""
         self._save_best(0)
-        result = TrainResult(best_epoch=0)
+        result = self._new_result(best_epoch=0)
         if self.dataset.valid is not None:
             result.epochs.append({"epoch": 0, "valid": self.evaluate(self.dataset.valid, "valid").metrics})
         return self._finish(result)
@@ -289,7 +281,7 @@ class Trainer:
             "model": self.config.model,
             "num_items": self.dataset.num_items,
             "epoch": epoch,
-            "hp": self.config.hp.to_dict(),
+            "settings": dict(self.config.settings),
         })
 
     def _save_last(self, epoch: int, optimizer: torch.optim.Optimizer, result: TrainResult, stale: int) -> None:
@@ -319,7 +311,7 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"].cpu())
         if state["cuda_rng"] is not None:
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
-        result = TrainResult(epochs=state["epochs"], best_epoch=state["best_epoch"], best_score=state["best_score"])
+        result = self._new_result(epochs=state["epochs"], best_epoch=state["best_epoch"], best_score=state["best_score"])
         log.info("resuming %s after epoch %d", self.out_dir, state["epoch"])
         return result, state["epoch"], state["stale"]
 
@@ -330,11 +322,8 @@ def check_same_data(run_dir: Path, fingerprint: dict[str, Any]) -> None:
     Raises:
         DataError: listing what differs (files, sizes, checksums, example counts).
     """
-    try:
-        saved = json.loads((Path(run_dir) / "metrics.json").read_text()).get("data")
-    except (FileNotFoundError, json.JSONDecodeError):
-        return  # nothing recorded yet (or a run from before fingerprints)
-    differences = compare_fingerprints(saved, fingerprint) if saved else []
+    record = RunRecord.load(run_dir)  # None: nothing recorded yet; empty data: a run from before fingerprints
+    differences = compare_fingerprints(record.data, fingerprint) if record is not None and record.data else []
     if differences:
         raise DataError(f"{run_dir} was trained on other data: {'; '.join(differences)}; "
                         "point --data-dir at the run's data")

@@ -30,3 +30,31 @@ def random_prefixes(num_sessions: int, seed: int) -> list[list[int]]:
     gen = torch.Generator().manual_seed(seed)
     lengths = torch.randint(1, 21, (num_sessions,), generator=gen).tolist()
     return [torch.randint(1, 10, (n,), generator=gen).tolist() for n in lengths]
+
+
+def settings_for(model: str, dataset: str = "synthetic", **overrides: object) -> tuple[dict, object]:
+    """``(model settings, TrainingSettings)`` of ``model``'s preset on ``dataset`` with ``overrides``."""
+    from sbrzoo.models import get_spec
+    from sbrzoo.presets import resolve_settings
+
+    return resolve_settings(get_spec(model), dataset, overrides)
+
+
+def build_model(model: str, num_items: int, dataset: str = "synthetic", **overrides: object) -> torch.nn.Module:
+    """The registered ``model`` with its preset settings on ``dataset`` (and ``overrides``)."""
+    from sbrzoo.models import create_model
+
+    return create_model(model, num_items, settings_for(model, dataset, **overrides)[0])
+
+
+def run_config(model: str, dataset: str = "synthetic", **fields: object):  # noqa: ANN201 - RunConfig
+    """A CPU run config of ``model`` with its preset; ``fields`` set RunConfig fields or settings."""
+    from sbrzoo.config import RunConfig
+
+    names = set(RunConfig.__dataclass_fields__)
+    overrides = {k: v for k, v in fields.items() if k not in names}
+    settings, training = settings_for(model, dataset, **overrides)
+    base = dict(model=model, dataset=dataset, data_dir=None, valid_split="last_sessions", valid_fraction=0.1,
+                select_on="valid", select_metric="HR@20", track_test=False, seed=0, device="cpu", backend="torch",
+                num_workers=0, max_train_batches=None, eval_batch_size=1000, settings=settings, training=training)
+    return RunConfig(**{**base, **{k: v for k, v in fields.items() if k in names}})

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbrzoo.config import RunConfig
-from sbrzoo.presets import resolve_hyperparameters
-from sbrzoo.reproduce import compare_models, runs_on_disk, summarize_model
+from helpers import run_config
+from sbrzoo.matrix import runs_on_disk, summarize_cell
+from sbrzoo.reproduce import compare_models
 from sbrzoo.run_record import RANKS_FILE, save_ranks
 from sbrzoo.significance import paired_comparison
 
@@ -55,14 +55,12 @@ def _write_run(folder: Path, hr: float, best_epoch: int, epochs: list[float], fi
                overrides: dict | None = None) -> None:
     folder.mkdir(parents=True)
     model, dataset = folder.parent.name, folder.parent.parent.name
-    config = RunConfig(model=model, dataset=dataset, data_dir=None, valid_split="last_sessions", valid_fraction=0.1,
-                       select_on="valid", select_metric="HR@20", track_test=True, seed=1, device="cuda",
-                       backend="torch", num_workers=0, max_train_batches=None, eval_batch_size=500,
-                       hp=resolve_hyperparameters(model, dataset, overrides))
+    config = run_config(model, dataset, track_test=True, seed=1, device="cuda", eval_batch_size=500,
+                        **(overrides or {}))
     (folder / "config.json").write_text(json.dumps(config.to_dict()))
     records = [{"epoch": i + 1, "train_seconds": 10.0, "valid_seconds": 1.0, "test_seconds": 1.0,
                 "test": {"HR@20": value, "MRR@20": value / 4}} for i, value in enumerate(epochs)]
-    metrics = {"epochs": records, "best_epoch": best_epoch,
+    metrics = {"model": model, "dataset": dataset, "epochs": records, "best_epoch": best_epoch,
                "test": {"HR@20": hr, "MRR@20": hr / 4, "HR@10": hr / 2, "MRR@10": hr / 5, "NDCG@20": hr / 3,
                         "seconds": 2.0} if finished else {},
                "best_test_over_epochs": {"HR@20": max(epochs), "MRR@20": max(epochs) / 4},
@@ -75,7 +73,7 @@ def test_row_averages_finished_seeds_and_lists_the_rest(tmp_path: Path) -> None:
     _write_run(base / "seed-1", 50.0, 2, [40.0, 50.0, 49.0])
     _write_run(base / "seed-2", 52.0, 3, [41.0, 51.0, 52.0, 53.0])
     _write_run(base / "seed-3", 0.0, 1, [30.0], finished=False)
-    row = summarize_model(tmp_path, "diginetica", "tagnn", [1, 2, 3, 4])
+    row = summarize_cell(tmp_path / "diginetica" / "tagnn", "diginetica", "tagnn", [1, 2, 3, 4])
     assert row is not None and row.seeds == (1, 2)
     assert row.mean["HR@20"] == pytest.approx(51.0) and row.std["HR@20"] == pytest.approx(np.sqrt(2))
     assert row.best_test["HR@20"] == pytest.approx((50.0 + 53.0) / 2)
@@ -85,7 +83,7 @@ def test_row_averages_finished_seeds_and_lists_the_rest(tmp_path: Path) -> None:
     assert row.device == "NVIDIA H200" and row.git_commit == "abc1234"
     assert row.pending == ("seed 3: 1 epochs done", "seed 4: 0 epochs done")
     assert row.deviations == ()
-    assert summarize_model(tmp_path, "diginetica", "srgnn", [1]) is None
+    assert summarize_cell(tmp_path / "diginetica" / "srgnn", "diginetica", "srgnn", [1]) is None
 
 
 def test_a_shortened_run_is_marked_and_every_cell_on_disk_is_found(tmp_path: Path) -> None:
@@ -94,9 +92,9 @@ def test_a_shortened_run_is_marked_and_every_cell_on_disk_is_found(tmp_path: Pat
     _write_run(tmp_path / "yoochoose1_64" / "srgnn" / "seed-1", 70.0, 1, [70.0])
     assert runs_on_disk(tmp_path) == {"diginetica": {"srgnn": [1]},
                                       "yoochoose1_64": {"srgnn": [1], "tagnnpp": [2]}}
-    row = summarize_model(tmp_path, "diginetica", "srgnn", [1])
+    row = summarize_cell(tmp_path / "diginetica" / "srgnn", "diginetica", "srgnn", [1])
     assert row is not None and row.deviations == ("patience 3 (preset 10)",)
-    row = summarize_model(tmp_path, "yoochoose1_64", "tagnnpp", [2])
+    row = summarize_cell(tmp_path / "yoochoose1_64" / "tagnnpp", "yoochoose1_64", "tagnnpp", [2])
     assert row is not None and row.deviations == ("epochs 1 (preset 15)",)
 
 

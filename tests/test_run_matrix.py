@@ -7,18 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from sbrzoo.ablation import check_same_settings
+from sbrzoo.matrix import check_same_settings
 from sbrzoo.config import RunConfig
 from sbrzoo.errors import ConfigError
-from sbrzoo.presets import resolve_hyperparameters
+from helpers import run_config
 from sbrzoo.run_record import write_json_atomic
 
 
 def _config() -> RunConfig:
-    return RunConfig(model="tagnnpp", dataset="diginetica", data_dir="/data/diginetica", valid_split="last_sessions",
-                     valid_fraction=0.1, select_on="valid", select_metric="HR@20", track_test=True, seed=1,
-                     device="cpu", backend="dgl", num_workers=0, max_train_batches=None, eval_batch_size=500,
-                     hp=resolve_hyperparameters("tagnnpp", "diginetica"))
+    return run_config("tagnnpp", "diginetica", data_dir="/data/diginetica", track_test=True, seed=1,
+                      backend="dgl", eval_batch_size=500)
 
 
 def test_a_new_folder_or_another_machine_is_accepted(tmp_path: Path) -> None:
@@ -32,7 +30,8 @@ def test_a_new_folder_or_another_machine_is_accepted(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("change", "named"), [
     ({"seed": 2}, "seed: 1 there, 2 now"),
     ({"valid_split": "random"}, "valid_split"),
-    ({"hp": dataclasses.replace(resolve_hyperparameters("tagnnpp", "diginetica"), lr=1e-3)}, "hp.lr"),
+    ({"training": dataclasses.replace(run_config("tagnnpp", "diginetica").training, lr=1e-3)}, "training.lr"),
+    ({"settings": {**run_config("tagnnpp", "diginetica").settings, "heads": 4}}, "settings.heads"),
 ])
 def test_other_settings_are_refused_by_name(tmp_path: Path, change: dict, named: str) -> None:
     write_json_atomic(tmp_path / "config.json", _config().to_dict())

@@ -1,88 +1,123 @@
-"""Registry of model compositions. Torch-free, so listing models and parsing the CLI stay fast."""
+"""Registry of models: named compositions of registered parts. Torch-free, so listing models and
+parsing the CLI stay fast."""
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sbrzoo.errors import ConfigError, unknown_name
+from sbrzoo.models._parts import get_part
 
-__all__ = ["ModelSpec", "register", "get_spec", "list_models"]
+__all__ = ["ModelSpec", "COMPOSITION", "INITS", "register", "get_spec", "list_models"]
 
 _REGISTRY: dict[str, ModelSpec] = {}
+COMPOSITION = "sbrzoo.models.session_model:SessionModel"
+# How a composition's parameters start (docs/MODELS.md §3.6): "uniform": U(±1/sqrt(d)) except LayerNorm
+# (SR-GNN family); "uniform_all": LayerNorm too (the released TAGNN++ code, P11); "default": PyTorch's (LESSR).
+INITS = ("uniform", "uniform_all", "default")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model as a named composition of parts.
+    """A model: a composition of registered parts, or a model class of its own (counting baselines).
 
     Attributes:
-        name: Registry name, lowercase with family prefix (``"tagnnpp_no_pe"``).
-        family: Model family; also selects the hyper-parameter preset.
+        name: Registry name, lowercase ``[a-z0-9_]`` (``"tagnnpp_no_pe"``).
+        label: Its name in tables (``"TAGNN++ - PE"``).
         description: One line for ``sbrzoo models``.
-        graph_encoder: Node encoder over the session graphs: ``"gated"`` (SR-GNN cell),
-            ``"lessr"`` (EOPA/SGAT stack) or None (item embeddings pass through).
-        positional: Add a learned positional embedding to the click sequence.
-        transformer: Run a Transformer block over the click sequence.
-        readout: ``"soft_attention"`` (SR-GNN/TAGNN), ``"lessr"`` or ``"none"`` (popularity).
-        attention_softmax: Normalise the soft-attention readout with a softmax (TAGNN) or not (SR-GNN).
-        scorer: ``"dot"`` or ``"target_attention"`` (TAGNN's candidate-conditioned scores).
-        agc: Adaptive Gradient Clipping during training.
-        trainable: False for non-neural baselines (popularity), which are fitted by counting.
+        preset: Key of its presets in :mod:`sbrzoo.presets` (shared by a family and its ablation rows).
+        input: The ``input`` part: item embeddings of the nodes.
+        node_encoders: ``node_encoder`` parts, applied in order to the node states.
+        sequence_encoders: ``sequence_encoder`` parts, applied in order to the click states.
+        readout: The ``readout`` part (session vector), None for a model class of its own.
+        scorer: The ``scorer`` part.
+        init: One of :data:`INITS`.
+        agc: Trained with Adaptive Gradient Clipping.
+        model_class: ``"module:Class"`` built as ``Class(spec, num_items, settings)``; compositions
+            use :data:`COMPOSITION`.
+        own_settings: Settings of a model class of its own, with defaults (compositions take theirs
+            from their parts).
+        fidelity: ``"paper"``, or ``"reference"`` for a variant that behaves as the released code.
         paper: Citation and link.
         reference: Published figures, dataset -> metric -> value (percent).
     """
 
     name: str
-    family: str
+    label: str
     description: str
-    graph_encoder: str | None = "gated"
-    positional: bool = False
-    transformer: bool = False
-    readout: str = "soft_attention"
-    attention_softmax: bool = False
+    preset: str
+    input: str = "items"
+    node_encoders: tuple[str, ...] = ()
+    sequence_encoders: tuple[str, ...] = ()
+    readout: str | None = None
     scorer: str = "dot"
+    init: str = "uniform"
     agc: bool = False
-    trainable: bool = True
+    model_class: str = COMPOSITION
+    own_settings: Mapping[str, Any] = field(default_factory=dict)
+    fidelity: str = "paper"
     paper: str = ""
     reference: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     @property
+    def composed(self) -> bool:
+        return self.model_class == COMPOSITION
+
+    def part_names(self) -> list[tuple[str, str]]:
+        """``(kind, name)`` of every part, in the order data flows through them."""
+        if not self.composed:
+            return []
+        return [("input", self.input), *(("node_encoder", n) for n in self.node_encoders),
+                *(("sequence_encoder", n) for n in self.sequence_encoders), ("readout", self.readout or ""),
+                ("scorer", self.scorer)]
+
+    @property
     def graph_kinds(self) -> tuple[str, ...]:
-        """Graphs the collator must build for this model."""
-        return {"gated": ("session",), "lessr": ("eop", "shortcut")}.get(self.graph_encoder or "", ())
+        """Graphs the collator must build for this model: those its parts declare, in order."""
+        kinds: dict[str, None] = {}
+        for kind, name in self.part_names():
+            kinds |= dict.fromkeys(get_part(kind, name).graphs)
+        return tuple(kinds)
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting of the model with its default: the union of its parts' settings."""
+        settings = dict(self.own_settings)
+        for kind, name in self.part_names():
+            settings |= get_part(kind, name).settings
+        return settings
 
     def parts(self) -> list[str]:
         """The composition in reading order, for listings."""
-        if not self.trainable:
-            return ["train-click-counts"]
-        parts = ["embedding"]
-        if self.graph_encoder:
-            parts.append({"gated": "gated-gnn", "lessr": "eopa/sgat"}[self.graph_encoder])
-        parts += [part for part, used in (("pe", self.positional), ("transformer", self.transformer)) if used]
-        if self.readout == "soft_attention":
-            parts.append("softmax-attn" if self.attention_softmax else "soft-attn")
-        else:
-            parts.append(f"{self.readout}-readout")
-        parts.append("target-attn" if self.scorer == "target_attention" else self.scorer)
-        if self.agc:
-            parts.append("agc")
-        return parts
+        names = [name for _, name in self.part_names()] or [self.model_class.rpartition(":")[2]]
+        return [*names, *(["agc"] if self.agc else [])]
 
 
 def register(spec: ModelSpec) -> ModelSpec:
     """Add ``spec`` to the registry and return it.
 
     Raises:
-        ConfigError: the name is taken or not lowercase ``[a-z0-9_]``.
+        ConfigError: the name is taken or not lowercase ``[a-z0-9_]``; the init is unknown; two
+            parts declare one setting with different defaults.
+        UnknownNameError: a part name is not registered for its kind.
     """
     if spec.name in _REGISTRY:
         raise ConfigError(f"model {spec.name!r} is already registered")
     if not spec.name.replace("_", "").isalnum() or spec.name != spec.name.lower():
         raise ConfigError(f"model name {spec.name!r} must be lowercase letters, digits and '_'")
-    if spec.positional and not spec.transformer:
-        raise ConfigError(f"model {spec.name!r}: the positional embedding feeds the Transformer block; enable both")
+    if spec.init not in INITS:
+        raise ConfigError(f"model {spec.name!r}: init must be one of {INITS}, got {spec.init!r}")
+    if spec.composed and spec.readout is None:
+        raise ConfigError(f"model {spec.name!r}: a composition needs a readout")
+    seen: dict[str, tuple[str, Any]] = {}
+    for kind, name in spec.part_names():
+        for setting, default in get_part(kind, name).settings.items():  # refuses unknown parts
+            if setting in seen and seen[setting][1] != default:
+                raise ConfigError(f"model {spec.name!r}: parts {seen[setting][0]!r} and {name!r} give setting "
+                                  f"{setting!r} different defaults ({seen[setting][1]!r}, {default!r})")
+            seen[setting] = (name, default)
     _REGISTRY[spec.name] = spec
     return spec
 
@@ -107,4 +142,4 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def _load_families() -> None:
-    import sbrzoo.models.families  # noqa: F401 - registers every family on import
+    import sbrzoo.models.families  # noqa: F401 - registers every part and model on import

@@ -24,7 +24,7 @@ class PopularityModel(nn.Module):
         self.num_items = num_items
         self.register_buffer("counts", torch.zeros(num_items))
 
-    def fit(self, train: Examples) -> None:
+    def fit_statistics(self, train: Examples) -> None:
         """Count clicks: every target once, plus the first click of each session (its length-1 prefix)."""
         first_clicks = train.items[train.offsets[:-1][train.lengths == 1]]
         clicks = np.concatenate([train.targets, first_clicks])

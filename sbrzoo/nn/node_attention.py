@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from sbrzoo.data.batch import SessionBatch
+from sbrzoo.nn.state import SessionState, Widths
+
 __all__ = ["NodeSelfAttention"]
 
 
@@ -18,23 +21,33 @@ class NodeSelfAttention(nn.Module):
     temporal (P9). A session padded to the split-wide length has the padding item as its first
     node (slot 0), which every real node can see; that slot carries ``pad_state`` here.
 
+    As a node encoder it updates ``state.nodes`` and ``state.padding``; a session has the padding
+    slot when ``state.padding_slots > 0``.
+
     Args:
-        dim: Width ``d``.
+        widths: ``widths.nodes`` is the width ``d``.
         heads: Attention heads (the released code always uses 2).
         dropout: Dropout on attention probabilities.
 
     Shapes:
-        node_state: (N, d); pad_state: (B, d); has_pad: (B,) bool -> ((N, d), (B, d)) updated node
-        and padding-slot states.
+        attend: node_state (N, d); pad_state (B, d); has_pad (B,) bool -> ((N, d), (B, d)) updated
+        node and padding-slot states.
     """
 
-    def __init__(self, dim: int, heads: int, *, dropout: float = 0.1) -> None:
+    def __init__(self, widths: Widths, *, heads: int, dropout: float = 0.1) -> None:
         super().__init__()
-        self.attention = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
-        self.norm = nn.LayerNorm(dim)
+        self.attention = nn.MultiheadAttention(widths.nodes, heads, dropout=dropout, batch_first=True)
+        self.norm = nn.LayerNorm(widths.nodes)
+        self.out_widths = widths
 
-    def forward(self, node_state: Tensor, batch_num_nodes: Tensor, pad_state: Tensor, has_pad: Tensor
-                ) -> tuple[Tensor, Tensor]:
+    def forward(self, batch: SessionBatch, state: SessionState) -> SessionState:
+        if state.padding is None or state.padding_slots is None:
+            raise ValueError("the released code's node attention needs the padding node: use the 'items_padded' input")
+        nodes, padding = self.attend(state.nodes, batch.batch_num_nodes, state.padding, state.padding_slots > 0)
+        return state.with_(nodes=nodes, padding=padding)
+
+    def attend(self, node_state: Tensor, batch_num_nodes: Tensor, pad_state: Tensor, has_pad: Tensor
+               ) -> tuple[Tensor, Tensor]:
         batch_size, width = len(batch_num_nodes), int(batch_num_nodes.max()) + 1
         device = node_state.device
         owner = torch.repeat_interleave(torch.arange(batch_size, device=device), batch_num_nodes)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from sbrzoo.data.batch import SessionBatch
+from sbrzoo.nn.state import SessionState, Widths
+
 __all__ = ["PositionalEmbedding"]
 
 
@@ -14,19 +17,26 @@ class PositionalEmbedding(nn.Module):
     The paper names a positional embedding but does not define it; this table over click indices is
     our definition (docs/MODELS.md §3.4c).
 
+    As a sequence encoder it adds the table to ``state.clicks``.
+
     Args:
-        dim: Width ``d``.
+        widths: ``widths.clicks`` is the width ``d``.
         max_positions: Longest prefix supported (Yoochoose 1/64 has prefixes of 145 clicks).
 
     Shapes:
-        seq: (B, L, d) -> (B, L, d)
+        add: seq (B, L, d) -> (B, L, d)
     """
 
-    def __init__(self, dim: int, *, max_positions: int = 512) -> None:
+    def __init__(self, widths: Widths, *, max_positions: int = 512) -> None:
         super().__init__()
-        self.table = nn.Embedding(max_positions, dim)
+        self.table = nn.Embedding(max_positions, widths.clicks)
+        self.out_widths = widths
 
-    def forward(self, seq: Tensor) -> Tensor:
+    def forward(self, batch: SessionBatch, state: SessionState) -> SessionState:
+        return state.with_(clicks=self.add(state.clicks))
+
+    def add(self, seq: Tensor) -> Tensor:
+        """``seq + P[:L]``."""
         length = seq.shape[1]
         if length > self.table.num_embeddings:
             raise ValueError(

@@ -5,20 +5,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["TargetAttentionScorer", "DotScorer"]
+from sbrzoo.nn.state import SessionState, Widths
+
+__all__ = ["TargetAttentionScorer"]
 
 _GPU_TILE_ELEMENTS = 2**26
-
-
-class DotScorer(nn.Module):
-    r"""Shared scorer: :math:`z_{b,i} = s_b \cdot E_i` for every real item ``i = 1..N``.
-
-    Shapes:
-        session: (B, d); items: (N, d) rows of items 1..N -> (B, N)
-    """
-
-    def forward(self, session: Tensor, items: Tensor, **_: object) -> Tensor:
-        return session @ items.T
 
 
 class _TiledTargetAttention(torch.autograd.Function):
@@ -93,30 +84,23 @@ class TargetAttentionScorer(nn.Module):
     slots analytically (logit 0, value 0).
 
     Args:
-        dim: Session-state size ``d``.
+        widths: ``widths.clicks`` is the session-state size ``d``.
         tile_elements: Size of the (T, tile) blocks worked on at once; small blocks stay in the CPU's
             cache. None processes the whole catalogue at once. On a GPU the blocks are much larger
             (2**26 elements, ~256 MB each), only to bound memory at large evaluation batches.
 
     Shapes:
-        session: (B, d); seq_state: (B, L, d); mask: (B, L) bool; items: (N, d);
-        padding_slots: (B,) or None -> (B, N)
+        session: (B, d); state.clicks: (B, L, d); state.mask: (B, L) bool; items: (N, d);
+        state.padding_slots: (B,) or None -> (B, N)
     """
 
-    def __init__(self, dim: int, *, tile_elements: int | None = 2**19) -> None:
+    def __init__(self, widths: Widths, *, tile_elements: int | None = 2**19) -> None:
         super().__init__()
-        self.transform = nn.Linear(dim, dim, bias=False)  # W_t
+        self.transform = nn.Linear(widths.clicks, widths.clicks, bias=False)  # W_t
         self.tile_elements = tile_elements
 
-    def forward(
-        self,
-        session: Tensor,
-        items: Tensor,
-        *,
-        seq_state: Tensor,
-        mask: Tensor,
-        padding_slots: Tensor | None = None,
-    ) -> Tensor:
+    def forward(self, session: Tensor, items: Tensor, state: SessionState) -> Tensor:
+        seq_state, mask, padding_slots = state.clicks, state.mask, state.padding_slots
         batch_size = session.shape[0]
         clicks = seq_state[mask]  # (T, d), grouped by session
         owner = torch.arange(batch_size, device=mask.device)[:, None].expand_as(mask)[mask]  # (T,)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from sbrzoo.data.batch import SessionBatch
+from sbrzoo.nn.state import SessionState, Widths
+
 __all__ = ["TransformerBlock"]
 
 
@@ -19,21 +22,26 @@ class TransformerBlock(nn.Module):
     causal mask (click ``t`` attends to clicks ``0..t``), so the last click sees the whole prefix.
     Padded positions get finite outputs that the readouts mask out.
 
+    As a sequence encoder it transforms ``state.clicks`` under ``state.mask``.
+
     Args:
-        dim: Model width ``d`` (divisible by ``heads``).
+        widths: ``widths.clicks`` is the model width ``d`` (divisible by ``heads``).
         heads: Number of attention heads.
         dropout: Dropout on attention probabilities and after each sub-layer.
         ffn_mult: Feed-forward width as a multiple of ``d`` (4, our choice: the paper gives none).
         causal: Apply the causal mask.
 
     Shapes:
-        seq: (B, L, d); mask: (B, L) bool, True at real clicks -> (B, L, d)
+        encode: seq (B, L, d); mask (B, L) bool, True at real clicks -> (B, L, d)
     """
 
-    def __init__(self, dim: int, heads: int, *, dropout: float = 0.1, ffn_mult: int = 4, causal: bool = True) -> None:
+    def __init__(self, widths: Widths, *, heads: int, dropout: float = 0.1, ffn_mult: int = 4,
+                 causal: bool = True) -> None:
         super().__init__()
+        dim = widths.clicks
         if dim % heads:
-            raise ValueError(f"width {dim} is not divisible by {heads} heads")
+            raise ValueError(f"{heads} heads do not divide the width {dim} (each head takes width/heads features)")
+        self.out_widths = widths
         self.causal = causal
         self.attention = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         self.norm_attention = nn.LayerNorm(dim)
@@ -43,7 +51,11 @@ class TransformerBlock(nn.Module):
         self.norm_feed_forward = nn.LayerNorm(dim)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, seq: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, batch: SessionBatch, state: SessionState) -> SessionState:
+        return state.with_(clicks=self.encode(state.clicks, state.mask))
+
+    def encode(self, seq: Tensor, mask: Tensor) -> Tensor:
+        """The block over ``seq``, attending to real clicks only."""
         length = seq.shape[1]
         causal = None
         if self.causal:

@@ -14,7 +14,7 @@ from cli.main import cli
 from sbrzoo.config import RunConfig
 from sbrzoo.data.registry import load_dataset
 from sbrzoo.errors import ConfigError
-from sbrzoo.presets import resolve_hyperparameters
+from helpers import run_config
 from sbrzoo.trainer import Trainer
 
 ARGS = ["reproduce", "--datasets", "synthetic", "--models", "tagnn,tagnnpp", "--seeds", "1", "--epochs", "2",
@@ -51,7 +51,7 @@ def test_short_reproduction_tabulates_compares_and_resumes(tmp_path: Path) -> No
 
     changed = CliRunner().invoke(cli, [*ARGS, "--lr", "0.5", "--out", str(tmp_path)])
     assert isinstance(changed.exception, ConfigError)  # never mixes runs made with other settings
-    assert "hp.lr: 0.001 there, 0.5 now" in str(changed.exception) and "seed-1" in str(changed.exception)
+    assert "training.lr: 0.001 there, 0.5 now" in str(changed.exception) and "seed-1" in str(changed.exception)
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
@@ -66,10 +66,7 @@ def test_an_exhausted_budget_starts_nothing_and_says_so(tmp_path: Path) -> None:
 
 
 def _config(epochs: int) -> RunConfig:
-    hp = resolve_hyperparameters("srgnn", "synthetic", {"epochs": epochs, "dim": 16})
-    return RunConfig(model="srgnn", dataset="synthetic", data_dir=None, valid_split="last_sessions",
-                     valid_fraction=0.1, select_on="valid", select_metric="HR@20", track_test=False, seed=5,
-                     device="cpu", backend="torch", num_workers=0, max_train_batches=5, eval_batch_size=4000, hp=hp)
+    return run_config("srgnn", seed=5, max_train_batches=5, eval_batch_size=4000, epochs=epochs, dim=16)
 
 
 def test_a_deadline_pauses_after_an_epoch_and_resume_finishes_like_one_run(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def test_run_folder_is_complete_and_repeatable(tmp_path: Path) -> None:
     assert first["test"] == pytest.approx({**second["test"], "seconds": first["test"]["seconds"]})
     assert [e["valid"] for e in first["epochs"]] == [e["valid"] for e in second["epochs"]]
     config = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert config["model"] == "tagnnpp" and config["seed"] == 3 and config["hp"]["epochs"] == 2  # --epochs wins
+    assert config["model"] == "tagnnpp" and config["seed"] == 3 and config["training"]["epochs"] == 2  # --epochs wins
     best = torch.load(tmp_path / "a" / "best.pt", weights_only=True)
     assert best["epoch"] == first["best_epoch"] and "embedding.weight" in best["state_dict"]
 

@@ -172,7 +172,7 @@ def test_model_and_metric_names_are_case_insensitive(tmp_path: Path, monkeypatch
 def test_dry_run_shows_the_resolved_preset(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     code, out, _ = run_main(monkeypatch, capsys, "train", "--model", "tagnnpp", "--lr", "0.003", "--dry-run")
     settings = dict(line.split(None, 1) for line in out.splitlines()[3:] if line.strip())
-    assert code == 0 and settings["hp.lr"] == "0.003" and settings["hp.heads"] == "2"
+    assert code == 0 and settings["training.lr"] == "0.003" and settings["settings.heads"] == "2"
 
 
 def test_resume_refuses_options_that_differ_and_applies_more_epochs(

@@ -7,15 +7,15 @@ import torch
 
 from sbrzoo.data.collate import SessionCollator
 from sbrzoo.data.examples import Examples
-from sbrzoo.models import create_model, get_spec
 from sbrzoo.nn.node_attention import NodeSelfAttention
 from sbrzoo.nn.readout import SoftAttentionReadout
-from sbrzoo.presets import resolve_hyperparameters
+from sbrzoo.nn.state import SessionState, Widths
+
+from helpers import build_model, settings_for
 
 
 def reference_model(name: str, dim: int, num_items: int = 43_097):
-    hp = resolve_hyperparameters(get_spec(name).family, "diginetica", {"fidelity": "reference", "dim": dim})
-    return create_model(name, num_items, hp)
+    return build_model(f"{name}_ref", num_items, "diginetica", dim=dim)
 
 
 @pytest.mark.parametrize(
@@ -33,12 +33,13 @@ def test_tagnnpp_reference_total_parameters() -> None:
 
 
 def test_reference_preset_is_the_released_code() -> None:
-    hp = resolve_hyperparameters("tagnnpp", "yoochoose1_64", {"fidelity": "reference"})
-    assert (hp.dim, hp.heads, hp.batch_size, hp.lr, hp.weight_decay, hp.epochs, hp.hybrid) == (
-        120, 2, 75, 1e-3, 1e-5, 30, False)
+    settings, training = settings_for("tagnnpp_ref", "yoochoose1_64")
+    assert (settings["dim"], settings["heads"], settings["hybrid"]) == (120, 2, False)
+    assert (training.batch_size, training.lr, training.weight_decay, training.epochs, training.lr_step_offset) == (
+        75, 1e-3, 1e-5, 30, 1)
     model = reference_model("tagnnpp", 100, 50)
-    assert model.positional is None  # the released code has no positional embedding
-    norm = model.transformer.norm
+    assert len(model.sequence_encoders) == 0  # no positional embedding, no Transformer over the clicks
+    norm = model.node_encoders[1].norm
     assert not torch.allclose(norm.weight, torch.ones_like(norm.weight))  # uniform init overwrites LN (P11)
 
 
@@ -46,12 +47,13 @@ def test_readout_padding_emulation_equals_explicit_padding() -> None:
     torch.manual_seed(0)
     prefixes = [[5, 3, 7, 3, 9], [2, 2], [4]]
     batch = SessionCollator(Examples.from_lists(prefixes, [1, 1, 1]), 9, ("session",), "torch")(range(3))
-    readout = SoftAttentionReadout(8, normalize=True, hybrid=True)
+    readout = SoftAttentionReadout(Widths(8, 8, 8), normalize=True, hybrid=True)
     seq_state = torch.randn(3, 5, 8) * batch.mask[..., None]
     pad_state = torch.randn(3, 8)
     split_len = 7
     slots = (split_len - batch.lengths).float()
-    emulated = readout(batch, None, seq_state, padding_slots=slots, padding_state=pad_state)
+    emulated = readout(batch, SessionState(nodes=None, clicks=seq_state, mask=batch.mask, padding=pad_state,
+                                           padding_slots=slots))
     # explicit: positions past the prefix hold the padding node's state; the mask zeroes their values
     explicit = torch.zeros(3, 8)
     for b, length in enumerate(batch.lengths.tolist()):
@@ -65,11 +67,11 @@ def test_readout_padding_emulation_equals_explicit_padding() -> None:
 
 def test_node_attention_equals_the_code_layout() -> None:
     torch.manual_seed(0)
-    block = NodeSelfAttention(8, 2, dropout=0.0).eval()
+    block = NodeSelfAttention(Widths(8, 8, 8), heads=2, dropout=0.0).eval()
     counts = torch.tensor([4, 1, 2])
     node_state, pad_state = torch.randn(7, 8), torch.randn(3, 8)
     has_pad = torch.tensor([True, True, False])
-    out_nodes, out_pad = block(node_state, counts, pad_state, has_pad)
+    out_nodes, out_pad = block.attend(node_state, counts, pad_state, has_pad)
     start = 0
     for b, count in enumerate(counts.tolist()):
         # the code's row: [padding node if padded] + nodes in id order, causal mask, no key padding

@@ -1,8 +1,9 @@
-"""Training under each fidelity does what that fidelity promises (issue 12 §6).
+"""Training of every model does what its fidelity promises (issue 12 §6).
 
-For every trainable model and both fidelities: gradients are finite on a batch that holds the
-split's longest prefix (no padding slot in reference fidelity), the optimizer's weight-decay groups
-are the released code's, and AGC clips exactly when the fidelity says it does.
+For every trainable model, the paper's and the released-code variants (``*_ref``) alike: gradients
+are finite on a batch that holds the split's longest prefix (no padding slot in reference
+fidelity), the optimizer's weight-decay groups are the released code's, and AGC clips exactly
+when the model says it does (never in a ``*_ref`` variant: the released code never calls it).
 """
 
 from __future__ import annotations
@@ -14,17 +15,16 @@ import pytest
 import torch
 from torch import nn
 
-from sbrzoo.config import RunConfig
 from sbrzoo.data.collate import SessionCollator
 from sbrzoo.data.dataset import SessionDataset
 from sbrzoo.data.examples import Examples
 from sbrzoo.models import create_model, get_spec, list_models
-from sbrzoo.presets import resolve_hyperparameters
 from sbrzoo.trainer import Trainer, build_optimizer
 
+from helpers import run_config
+
 NUM_ITEMS = 12
-TRAINABLE = [name for name in list_models() if get_spec(name).trainable]
-FIDELITIES = ("paper", "reference")
+TRAINABLE = [name for name in list_models() if get_spec(name).composed]
 # the first prefix is the split's longest (8 clicks, 6 distinct items): in reference fidelity it has
 # no padding slot; the last is as long, with a single item (one graph node)
 PREFIXES = [[3, 1, 4, 1, 5, 9, 2, 6], [5, 3, 5], [8, 9, 7, 9], [2], [11, 12, 10], [7, 7], [6, 6, 6, 6, 6, 6, 6, 6]]
@@ -32,24 +32,17 @@ TARGETS = [5, 8, 12, 1, 3, 7, 6]
 EXAMPLES = Examples.from_lists(PREFIXES, TARGETS)
 
 
-def _hp(name: str, fidelity: str, **overrides):
-    return resolve_hyperparameters(get_spec(name).family, "synthetic",
-                                   {"fidelity": fidelity, "dim": 16, "heads": 2, **overrides})
-
-
-def _config(name: str, fidelity: str, **overrides) -> RunConfig:
-    return RunConfig(model=name, dataset="tiny", data_dir=None, valid_split="none", valid_fraction=0.0,
-                     select_on="last", select_metric="HR@20", track_test=False, seed=3, device="cpu",
-                     backend="torch", num_workers=0, max_train_batches=1, eval_batch_size=64,
-                     hp=_hp(name, fidelity, **overrides))
+def _config(name: str, **overrides):  # noqa: ANN202 - RunConfig
+    small = {"dim": 16, **({"heads": 2} if "heads" in get_spec(name).settings() else {})}
+    return run_config(name, "tiny", valid_split="none", select_on="last", seed=3, max_train_batches=1,
+                      eval_batch_size=64, **small, **overrides)
 
 
 @pytest.mark.parametrize("backend", ["torch", "dgl"])
-@pytest.mark.parametrize("fidelity", FIDELITIES)
 @pytest.mark.parametrize("name", TRAINABLE)
-def test_gradients_are_finite_on_a_batch_holding_the_longest_prefix(name: str, fidelity: str, backend: str) -> None:
+def test_gradients_are_finite_on_a_batch_holding_the_longest_prefix(name: str, backend: str) -> None:
     torch.manual_seed(0)
-    model = create_model(name, NUM_ITEMS, _hp(name, fidelity)).train()
+    model = create_model(name, NUM_ITEMS, _config(name).settings).train()
     batch = SessionCollator(EXAMPLES, NUM_ITEMS, get_spec(name).graph_kinds, backend)(range(len(EXAMPLES)))
     assert batch.extras["padding_slots"].tolist()[0] == 0  # the longest prefix has no padding slot
     loss = model.loss(batch)
@@ -73,40 +66,39 @@ def _exempt_by_type(model: nn.Module) -> set[str]:
     return exempt
 
 
-@pytest.mark.parametrize("fidelity", FIDELITIES)
 @pytest.mark.parametrize("name", TRAINABLE)
-def test_weight_decay_groups_are_the_released_codes(name: str, fidelity: str) -> None:
-    config = _config(name, fidelity)
-    model = create_model(name, NUM_ITEMS, config.hp)
+def test_weight_decay_groups_are_the_released_codes(name: str) -> None:
+    config = _config(name)
+    model = create_model(name, NUM_ITEMS, config.settings)
     optimizer = build_optimizer(model, config)
     decay = {id(p): group["weight_decay"] for group in optimizer.param_groups for p in group["params"]}
     names = dict(model.named_parameters())
     assert len(decay) == len(names)  # every parameter in exactly one group
-    if config.hp.optimizer == "adam":
+    if config.training.optimizer == "adam":
         # the SR-GNN-family code: torch Adam with L2 on every parameter
         assert type(optimizer) is torch.optim.Adam
-        assert {n: decay[id(p)] for n, p in names.items()} == {n: config.hp.weight_decay for n in names}
+        assert {n: decay[id(p)] for n, p in names.items()} == {n: config.training.weight_decay for n in names}
         return
     # LESSR's code: AdamW, no decay on any name containing "bias", on norms or on PReLU
     assert type(optimizer) is torch.optim.AdamW
     exempt = _exempt_by_type(model)
     assert any("gru.bias_ih_l0" in n for n in exempt) and any("gru.bias_hh_l0" in n for n in exempt)
-    expected = {n: 0.0 if n in exempt else config.hp.weight_decay for n in names}
+    expected = {n: 0.0 if n in exempt else config.training.weight_decay for n in names}
     assert {n: decay[id(p)] for n, p in names.items()} == expected
 
 
 def test_agc_follows_the_fidelity() -> None:
     from sbrzoo.trainer import uses_agc
 
-    assert uses_agc(get_spec("tagnnpp"), _hp("tagnnpp", "paper"))
-    assert not uses_agc(get_spec("tagnnpp"), _hp("tagnnpp", "reference"))  # the code builds it, never calls it
-    assert not uses_agc(get_spec("tagnnpp_no_agc"), _hp("tagnnpp", "paper"))
-    assert not uses_agc(get_spec("srgnn"), _hp("srgnn", "paper"))
+    assert uses_agc(get_spec("tagnnpp"))
+    assert not uses_agc(get_spec("tagnnpp_ref"))  # the code builds it, never calls it
+    assert not uses_agc(get_spec("tagnnpp_no_agc"))
+    assert not uses_agc(get_spec("srgnn"))
+    assert not any(get_spec(name).agc for name in list_models("*_ref"))
 
 
-@pytest.mark.parametrize("fidelity", FIDELITIES)
 @pytest.mark.parametrize("name", TRAINABLE)
-def test_a_training_step_clips_as_the_fidelity_promises(name: str, fidelity: str, tmp_path: Path,
+def test_a_training_step_clips_as_the_fidelity_promises(name: str, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import sbrzoo.trainer
 
@@ -119,13 +111,13 @@ def test_a_training_step_clips_as_the_fidelity_promises(name: str, fidelity: str
         return original(parameters, *args, **kwargs)
 
     monkeypatch.setattr(sbrzoo.trainer, "adaptive_clip_", spy)
-    config = _config(name, fidelity, epochs=1, batch_size=len(EXAMPLES))
+    config = _config(name, epochs=1, batch_size=len(EXAMPLES))
     dataset = SessionDataset("tiny", NUM_ITEMS, EXAMPLES, None, EXAMPLES, "test", "none")
     trainer = Trainer(config, dataset, tmp_path)
     result = trainer.fit()
     assert math.isfinite(result.epochs[0]["train_loss"])
     assert [n for n, p in trainer.model.named_parameters() if not torch.isfinite(p).all()] == []
-    promised = get_spec(name).agc and fidelity == "paper"
+    promised = get_spec(name).agc
     assert len(calls) == (1 if promised else 0)
     if promised:  # every parameter but the item embedding, which is also the output layer
         assert {id(p) for p in calls[0]} == {id(p) for p in trainer.model.agc_parameters()}

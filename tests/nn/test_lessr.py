@@ -7,8 +7,10 @@ import torch
 from helpers import collate, random_prefixes
 
 from sbrzoo.nn.eopa import EOPAConv
-from sbrzoo.nn.lessr import LessrEncoder, LessrReadout
+from sbrzoo.nn.lessr import LessrEncoder
+from sbrzoo.nn.readout import LessrReadout
 from sbrzoo.nn.sgat import SGATConv
+from sbrzoo.nn.state import SessionState, Widths
 
 PREFIXES = [[5, 3, 7, 3, 9], [2, 2, 6], [4], [1, 8, 1, 8, 1, 3, 8], [6, 6, 6, 6], [9, 1], [7, 3, 5, 3]]
 
@@ -21,8 +23,13 @@ def make_parts(
     dim: int = 8, num_layers: int = 4, seed: int = 0, dropout: float = 0.2
 ) -> tuple[LessrEncoder, LessrReadout]:
     torch.manual_seed(seed)
-    return (LessrEncoder(dim, num_layers, dropout=dropout),
-            LessrReadout(dim, dim * (num_layers + 1), dropout=dropout))
+    encoder = LessrEncoder(Widths(dim, dim, dim), num_layers=num_layers, dropout=dropout)
+    return encoder, LessrReadout(encoder.out_widths, dropout=dropout)
+
+
+def pool(readout: LessrReadout, batch, nodes: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    """The readout of node states ``nodes`` (N, D)."""
+    return readout(batch, SessionState(nodes=nodes, clicks=None, mask=batch.mask))
 
 
 @pytest.mark.parametrize(("num_layers", "count"), [(4, 112_032), (3, 95_168)])
@@ -49,15 +56,10 @@ def test_parameter_count_by_part() -> None:
     )
 
 
-def test_graph_kinds() -> None:
-    assert LessrEncoder(8, 1).graph_kinds == ("eop",)
-    assert LessrEncoder(8, 2).graph_kinds == LessrEncoder(8, 4).graph_kinds == ("eop", "shortcut")
-
-
 def test_one_layer_needs_only_the_eop_graph() -> None:
     encoder, readout = make_parts(8, 1)
-    batch = make_batch("torch", kinds=encoder.graph_kinds)
-    out = readout(batch, encoder(batch, torch.randn(len(batch.node_items), 8)))
+    batch = make_batch("torch", kinds=("eop",))
+    out = pool(readout, batch, encoder.encode(batch, torch.randn(len(batch.node_items), 8)))
     assert out.shape == (len(PREFIXES), 8) and torch.isfinite(out).all()
 
 
@@ -67,7 +69,7 @@ def test_layers_alternate_and_widen() -> None:
     assert [layer.in_dim for layer in encoder.layers] == [8, 16, 24, 32]
     batch = make_batch("torch")
     feat = torch.randn(len(batch.node_items), 8)
-    out = encoder.eval()(batch, feat)
+    out = encoder.eval().encode(batch, feat)
     assert out.shape == (len(batch.node_items), 40)
     torch.testing.assert_close(out[:, -8:], feat)  # [out ; X]: the input stays last
 
@@ -86,14 +88,14 @@ def test_readout_matches_per_session_loop() -> None:
         rows.append(torch.cat([state[last], readout.activation(pooled[None])[0]]))
         offset += count
     expected = readout.fc_sr(readout.sr_norm(torch.stack(rows)))
-    torch.testing.assert_close(readout(batch, state), expected, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(pool(readout, batch, state), expected, atol=1e-6, rtol=1e-5)
 
 
 def test_gradient_reaches_every_parameter() -> None:
     encoder, readout = make_parts()
     batch = make_batch("torch")
     feat = torch.randn(len(batch.node_items), 8)
-    readout(batch, encoder(batch, feat)).square().sum().backward()
+    pool(readout, batch, encoder.encode(batch, feat)).square().sum().backward()
     named = [*encoder.named_parameters(prefix="encoder"), *readout.named_parameters(prefix="readout")]
     missing = [name for name, p in named if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing, f"no gradient reaches {missing}"
@@ -115,7 +117,7 @@ def test_backends_agree_on_outputs_and_gradients(prefixes: list[list[int]], trai
         encoder.zero_grad(), readout.zero_grad()
         batch = make_batch(backend, prefixes)
         x = feat.clone().requires_grad_()
-        out = readout(batch, encoder(batch, x))
+        out = pool(readout, batch, encoder.encode(batch, x))
         (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
         grads = [p.grad for m in (encoder, readout) for p in m.parameters()]
         results.append((out.detach(), x.grad, [None if g is None else g.clone() for g in grads]))
@@ -146,16 +148,16 @@ def test_reset_parameters_gives_pytorch_defaults() -> None:
 
 def test_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="num_layers"):
-        LessrEncoder(8, 0)
+        LessrEncoder(Widths(8, 8, 8), num_layers=0)
     with pytest.raises(ValueError, match="shortcut"):
         batch = make_batch("torch", kinds=("eop",))
-        LessrEncoder(8, 2)(batch, torch.zeros(len(batch.node_items), 8))
+        LessrEncoder(Widths(8, 8, 8), num_layers=2).encode(batch, torch.zeros(len(batch.node_items), 8))
 
 
 def test_rejects_wrong_widths() -> None:
     encoder, readout = make_parts(8, 2)
     batch = make_batch("torch")
     with pytest.raises(ValueError, match="expected node features"):
-        encoder(batch, torch.zeros(len(batch.node_items), 9))
+        encoder.encode(batch, torch.zeros(len(batch.node_items), 9))
     with pytest.raises(ValueError, match="expected node states"):
-        readout(batch, torch.zeros(len(batch.node_items), 8))
+        pool(readout, batch, torch.zeros(len(batch.node_items), 8))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from sbrzoo.nn.state import SessionState, Widths
 from sbrzoo.nn.target_attention import TargetAttentionScorer
+
+W16 = Widths(16, 16, 16)
 
 
 def naive_tagnn(scorer, session, items, seq_state, mask, padding_slots=None):
@@ -35,25 +38,25 @@ def inputs(seed: int = 0):
 
 def test_packed_equals_naive() -> None:
     session, items, seq_state, mask = inputs()
-    scorer = TargetAttentionScorer(16)
-    fast = scorer(session, items, seq_state=seq_state, mask=mask)
+    scorer = TargetAttentionScorer(W16)
+    fast = scorer(session, items, SessionState(None, seq_state, mask))
     torch.testing.assert_close(fast, naive_tagnn(scorer, session, items, seq_state, mask), atol=1e-5, rtol=1e-5)
 
 
 def test_padding_emulation_equals_explicit_padding() -> None:
     session, items, seq_state, mask = inputs(1)
-    scorer = TargetAttentionScorer(16)
+    scorer = TargetAttentionScorer(W16)
     slots = 12 - mask.sum(1)  # pad every prefix to a split-wide length of 12
-    fast = scorer(session, items, seq_state=seq_state, mask=mask, padding_slots=slots)
+    fast = scorer(session, items, SessionState(None, seq_state, mask, padding_slots=slots))
     expected = naive_tagnn(scorer, session, items, seq_state, mask, padding_slots=slots)
     torch.testing.assert_close(fast, expected, atol=1e-5, rtol=1e-5)
 
 
 def test_gradients_match_naive() -> None:
     session, items, seq_state, mask = inputs(2)
-    scorer = TargetAttentionScorer(16)
+    scorer = TargetAttentionScorer(W16)
     grads = []
-    for fn in (lambda *a: scorer(*a[:2], seq_state=a[2], mask=mask), lambda *a: naive_tagnn(scorer, *a, mask)):
+    for fn in (lambda *a: scorer(*a[:2], SessionState(None, a[2], mask)), lambda *a: naive_tagnn(scorer, *a, mask)):
         leaves = [t.clone().requires_grad_() for t in (session, items, seq_state)]
         fn(*leaves).logsumexp(1).sum().backward()
         grads.append([t.grad for t in leaves])
@@ -63,13 +66,13 @@ def test_gradients_match_naive() -> None:
 
 def test_tiles_of_the_catalogue_give_the_same_scores_and_gradients() -> None:
     session, items, seq_state, mask = inputs(3)
-    untiled = TargetAttentionScorer(16, tile_elements=None)
-    tiled = TargetAttentionScorer(16, tile_elements=16 * 7)  # 16 clicks -> tiles of 7 items
+    untiled = TargetAttentionScorer(W16, tile_elements=None)
+    tiled = TargetAttentionScorer(W16, tile_elements=16 * 7)  # 16 clicks -> tiles of 7 items
     tiled.load_state_dict(untiled.state_dict())
     results = []
     for scorer in (untiled, tiled):
         leaves = [t.clone().requires_grad_() for t in (session, items, seq_state)]
-        scores = scorer(leaves[0], leaves[1], seq_state=leaves[2], mask=mask, padding_slots=9 - mask.sum(1))
+        scores = scorer(leaves[0], leaves[1], SessionState(None, leaves[2], mask, padding_slots=9 - mask.sum(1)))
         scores.logsumexp(1).sum().backward()
         results.append([scores.detach(), *(t.grad for t in leaves)])
     for a, b in zip(*results):

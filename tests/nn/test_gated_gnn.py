@@ -7,10 +7,11 @@ import torch
 
 from sbrzoo.data.collate import SessionCollator
 from sbrzoo.data.examples import Examples
-from sbrzoo.nn.gated_graph import GatedGraphConv
+from sbrzoo.nn.gated_gnn import GatedSessionGNN
+from sbrzoo.nn.state import Widths
 
 
-def dense_reference(cell: GatedGraphConv, prefix: list[int], embedding: torch.Tensor) -> torch.Tensor:
+def dense_reference(cell: GatedSessionGNN, prefix: list[int], embedding: torch.Tensor) -> torch.Tensor:
     """SR-GNN's own computation for one session: dense A, normalised M_in/M_out, GRU gates."""
     nodes = sorted(set(prefix))
     alias = [nodes.index(i) for i in prefix]
@@ -36,10 +37,10 @@ def dense_reference(cell: GatedGraphConv, prefix: list[int], embedding: torch.Te
 def test_matches_dense_sr_gnn(backend: str) -> None:
     torch.manual_seed(0)
     prefixes = [[5, 3, 7, 3, 9], [2, 2, 6], [4], [1, 8, 1, 8, 1]]
-    cell = GatedGraphConv(8)
+    cell = GatedSessionGNN(Widths(8, 8, 8))
     embedding = torch.randn(10, 8)
     batch = SessionCollator(Examples.from_lists(prefixes, [1] * 4), 9, ("session",), backend)(range(4))
-    out = cell(batch.graphs["session"], embedding[batch.node_items])
+    out = cell.propagate(batch.graphs["session"], embedding[batch.node_items])
     expected = torch.cat([dense_reference(cell, p, embedding) for p in prefixes])
     torch.testing.assert_close(out, expected, atol=1e-6, rtol=1e-5)
 
@@ -47,4 +48,4 @@ def test_matches_dense_sr_gnn(backend: str) -> None:
 def test_rejects_wrong_width() -> None:
     batch = SessionCollator(Examples.from_lists([[1, 2]], [3]), 3, ("session",), "torch")([0])
     with pytest.raises(ValueError, match="expected node features"):
-        GatedGraphConv(8)(batch.graphs["session"], torch.zeros(2, 4))
+        GatedSessionGNN(Widths(8, 8, 8)).propagate(batch.graphs["session"], torch.zeros(2, 4))

@@ -1,4 +1,8 @@
-"""Gated graph cell of SR-GNN (Wu et al., AAAI 2019, https://arxiv.org/abs/1811.00855)."""
+"""Gated graph cell of SR-GNN (Wu et al., AAAI 2019, https://arxiv.org/abs/1811.00855): a node encoder.
+
+Not DGL's ``GatedGraphConv``: SR-GNN normalises by in/out degree and feeds the two directions to
+the GRU as separate halves of its input.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sbrzoo.data.batch import SessionBatch
 from sbrzoo.graph import ops
+from sbrzoo.nn.state import SessionState, Widths
 
-__all__ = ["GatedGraphConv"]
+__all__ = ["GatedSessionGNN"]
 
 
-class GatedGraphConv(nn.Module):
+class GatedSessionGNN(nn.Module):
     r"""One or more gated graph steps over the SR-GNN session graph (docs/MODELS.md §3.1).
 
     .. math::
@@ -23,19 +29,24 @@ class GatedGraphConv(nn.Module):
     The edge weights are read from ``graph.edata["in_weight"]`` and ``graph.edata["out_weight"]``
     (built by :func:`sbrzoo.data.graphs.session_graph_edges`). Gate order: reset, update, candidate.
 
+    As a node encoder it reads ``batch.graphs["session"]`` and updates ``state.nodes``, and the
+    released code's padding node (``state.padding``, reference fidelity), which has no neighbour.
+
     Args:
-        dim: Node feature size ``d``.
-        steps: Number of propagation steps (SR-GNN default 1).
+        widths: ``widths.nodes`` is the node feature size ``d``.
+        gnn_steps: Number of propagation steps (SR-GNN default 1).
         vestigial: Also create the reference code's unused linear layer (reference fidelity).
 
     Shapes:
-        graph: batched session graph with N nodes; feat: (N, d) -> (N, d)
+        propagate: graph with N nodes, feat (N, d) -> (N, d)
     """
 
-    def __init__(self, dim: int, *, steps: int = 1, vestigial: bool = False) -> None:
+    def __init__(self, widths: Widths, *, gnn_steps: int = 1, vestigial: bool = False) -> None:
         super().__init__()
+        dim = widths.nodes
         self.dim = dim
-        self.steps = steps
+        self.steps = gnn_steps
+        self.out_widths = widths
         self.edge_in = nn.Linear(dim, dim)
         self.edge_out = nn.Linear(dim, dim)
         self.bias_in = nn.Parameter(torch.empty(dim))
@@ -55,7 +66,12 @@ class GatedGraphConv(nn.Module):
         for parameter in self.parameters():
             nn.init.uniform_(parameter, -bound, bound)
 
-    def forward(self, graph: Any, feat: Tensor) -> Tensor:
+    def forward(self, batch: SessionBatch, state: SessionState) -> SessionState:
+        padding = None if state.padding is None else self.isolated(state.padding)
+        return state.with_(nodes=self.propagate(batch.graphs["session"], state.nodes), padding=padding)
+
+    def propagate(self, graph: Any, feat: Tensor) -> Tensor:  # noqa: ANN401 - DGL or torch graph
+        """The gated steps over ``graph``."""
         if feat.dim() != 2 or feat.shape[1] != self.dim:
             raise ValueError(f"expected node features of shape (N, {self.dim}), got {tuple(feat.shape)}")
         in_weight, out_weight = graph.edata["in_weight"], graph.edata["out_weight"]

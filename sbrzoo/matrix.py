@@ -1,0 +1,218 @@
+"""The experiment matrix behind ``sbrzoo ablation`` and ``sbrzoo reproduce``: (model, seed) runs in
+folders that resume, and one :class:`Cell` per model summarising its finished seeds.
+
+A run lives in ``<folder>/<model>/seed-<n>`` (a :class:`~sbrzoo.trainer.Trainer` run folder, so it
+checkpoints per epoch and resumes across calls); ``reproduce`` keeps one such folder per dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sbrzoo.config import RunConfig
+from sbrzoo.errors import ConfigError
+from sbrzoo.models import get_spec
+from sbrzoo.results import RunRecord
+
+__all__ = ["Cell", "run_folder", "check_same_settings", "run_matrix", "mean_and_std", "summarize_cell",
+           "unfinished_runs", "preset_deviations", "runs_on_disk", "PAPER_METRICS"]
+
+log = logging.getLogger(__name__)
+PAPER_METRICS = ("HR@20", "MRR@20")  # what the paper's tables report (P@20 = HR@20)
+
+
+def run_folder(out_dir: Path, model: str, seed: int) -> Path:
+    return Path(out_dir) / model / f"seed-{seed}"
+
+
+# Where a run executes, not what it computes: a run may be resumed on another machine or device.
+_PLACE_FIELDS = frozenset({"data_dir", "device", "backend", "num_workers", "eval_batch_size", "deterministic"})
+
+
+def check_same_settings(folder: Path, config: RunConfig) -> None:
+    """Refuse to reuse ``folder`` when the run saved there was made with settings other than ``config``'s.
+
+    Raises:
+        ConfigError: naming the folder and every differing setting.
+    """
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+    except FileNotFoundError:
+        return
+    there, now = _flatten(RunConfig.from_dict(saved).to_dict()), _flatten(config.to_dict())  # defaults filled in
+    differing = [f"{key}: {there.get(key)!r} there, {value!r} now" for key, value in now.items()
+                 if key not in _PLACE_FIELDS and there.get(key) != value]
+    if differing:
+        raise ConfigError(f"{folder} holds a run with other settings ({'; '.join(differing)}); "
+                          "choose another --out or remove the folder")
+
+
+def _flatten(config: dict[str, Any]) -> dict[str, Any]:
+    nested = ("settings", "training")
+    flat = {k: v for k, v in config.items() if k not in nested}
+    return flat | {f"{group}.{k}": v for group in nested for k, v in config[group].items()}
+
+
+def run_matrix(
+    models: Sequence[str],
+    seeds: Sequence[int],
+    out_dir: Path,
+    make_config: Callable[[str, int], RunConfig],
+    train: Callable[[RunConfig, Path, bool], object],
+    *,
+    deadline: float | None = None,
+) -> dict[tuple[str, int], RunRecord | None]:
+    """Train every (model, seed) not yet finished in ``out_dir``; return every run's finished record.
+
+    A run whose folder has test metrics is skipped; one with a checkpoint but no test metrics is
+    resumed from its last finished epoch; one made with other settings stops everything (see
+    :func:`check_same_settings`). After ``deadline`` (a :func:`time.monotonic` time) no
+    run is started or resumed; runs left unfinished map to None.
+    """
+    results: dict[tuple[str, int], RunRecord | None] = {}
+    for seed in seeds:
+        for model in models:
+            folder = run_folder(out_dir, model, seed)
+            check_same_settings(folder, make_config(model, seed))
+            record = RunRecord.load(folder)
+            if record is not None and record.finished:
+                log.info("%s seed %d already finished, skipped", model, seed)
+            elif deadline is None or time.monotonic() < deadline:
+                train(make_config(model, seed), folder, (folder / "last.pt").is_file())
+                record = RunRecord.load(folder)
+            results[(model, seed)] = record if record is not None and record.finished else None
+    return results
+
+
+def mean_and_std(runs: Sequence[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and sample standard deviation (0 for one run) of every metric but ``seconds``."""
+    keys = [k for k in runs[0] if k != "seconds"]
+    mean = {k: statistics.fmean(r[k] for r in runs) for k in keys}
+    std = {k: statistics.stdev(r[k] for r in runs) if len(runs) > 1 else 0.0 for k in keys}
+    return mean, std
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One model on one dataset, over the seeds finished so far.
+
+    Attributes:
+        mean, std: Test metrics (%) of the selected epoch, over ``seeds``.
+        best_test: Mean over seeds of the best test value of each metric over all epochs: what
+            the original papers' protocol (selection on the test set) would report. Optimistic.
+        paper: The paper's figures for this cell (HR@20 = P@20, MRR@20).
+        selected_epochs, epochs_run: Per finished seed.
+        seconds: Mean wall time of one finished run (training, evaluations, final test).
+        pending: One line per planned seed that has not finished (``"seed 2: 4 epochs done"``).
+        deviations: Every setting in which the finished runs differ from the model's preset
+            (``"patience 3 (preset 10)"``, ``"max_train_batches 2000"``), so that a shortened run
+            never passes for a full one.
+    """
+
+    dataset: str
+    model: str
+    seeds: tuple[int, ...]
+    mean: dict[str, float]
+    std: dict[str, float]
+    best_test: dict[str, float]
+    paper: dict[str, float]
+    selected_epochs: tuple[int, ...]
+    epochs_run: tuple[int, ...]
+    seconds: float
+    device: str
+    git_commit: str
+    pending: tuple[str, ...]
+    deviations: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return get_spec(self.model).label
+
+    def difference(self, metric: str) -> float | None:
+        """Ours minus the paper's, in points (None without a paper figure)."""
+        return self.mean[metric] - self.paper[metric] if metric in self.paper else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["label"] = self.label
+        data["difference"] = {m: self.difference(m) for m in PAPER_METRICS if m in self.paper}
+        return data
+
+
+def summarize_cell(model_dir: Path, dataset: str, model: str, seeds: Sequence[int]) -> Cell | None:
+    """The cell of ``model`` on ``dataset`` from its run folders ``model_dir/seed-<n>``; None when
+    no seed has finished."""
+    folders = {seed: Path(model_dir) / f"seed-{seed}" for seed in seeds}
+    records = {seed: RunRecord.load(folder) for seed, folder in folders.items()}
+    finished = {seed: r for seed, r in records.items() if r is not None and r.finished}
+    if not finished:
+        return None
+    runs = list(finished.values())
+    mean, std = mean_and_std([run.test for run in runs])
+    tracked = [run.best_test_over_epochs for run in runs if run.best_test_over_epochs]
+    environment = runs[-1].environment
+    return Cell(
+        dataset=dataset,
+        model=model,
+        seeds=tuple(finished),
+        mean=mean,
+        std=std,
+        best_test=mean_and_std(tracked)[0] if tracked else {},
+        paper=dict(get_spec(model).reference.get(dataset, {})),
+        selected_epochs=tuple(run.best_epoch for run in runs),
+        epochs_run=tuple(len(run.epochs) for run in runs),
+        seconds=statistics.fmean(run.seconds for run in runs),
+        device=environment.get("device_name") or environment.get("device", "?"),
+        git_commit=environment.get("git_commit") or "?",
+        pending=tuple(unfinished_runs(model_dir, seeds)),
+        deviations=tuple(dict.fromkeys(d for seed in finished for d in preset_deviations(folders[seed]))),
+    )
+
+
+def unfinished_runs(model_dir: Path, seeds: Sequence[int]) -> list[str]:
+    """``"seed 2: 4 epochs done"`` for every seed in ``model_dir`` without test metrics."""
+    lines = []
+    for seed in seeds:
+        record = RunRecord.load(Path(model_dir) / f"seed-{seed}")
+        if record is None or not record.finished:
+            lines.append(f"seed {seed}: {len(record.epochs) if record else 0} epochs done")
+    return lines
+
+
+def preset_deviations(folder: Path) -> list[str]:
+    """The settings of the run in ``folder`` that differ from its model's preset on its dataset
+    (model and training settings, and a cut of the epochs by ``max_train_batches``)."""
+    from sbrzoo.presets import resolve_settings
+
+    config = RunConfig.load(folder / "config.json")
+    settings, training = resolve_settings(get_spec(config.model), config.dataset)
+    preset = settings | training.to_dict()
+    chosen = config.settings | config.training.to_dict()
+    deviations = [f"{name} {value} (preset {preset[name]})" for name, value in chosen.items() if value != preset[name]]
+    if config.max_train_batches is not None:
+        deviations.append(f"max_train_batches {config.max_train_batches}")
+    return deviations
+
+
+def runs_on_disk(runs_dir: Path) -> dict[str, dict[str, list[int]]]:
+    """``{dataset: {model: [seeds]}}`` of every run folder under ``runs_dir``
+    (``<dataset>/<model>/seed-<n>`` holding a ``config.json``), models in registry order."""
+    from sbrzoo.models import list_models
+
+    order = {name: index for index, name in enumerate(list_models())}
+    found: dict[str, dict[str, list[int]]] = {}
+    for config in sorted(Path(runs_dir).glob("*/*/seed-*/config.json")):
+        seed_dir = config.parent
+        model, dataset = seed_dir.parent.name, seed_dir.parent.parent.name
+        seed = seed_dir.name.removeprefix("seed-")
+        if model in order and seed.isdigit():
+            found.setdefault(dataset, {}).setdefault(model, []).append(int(seed))
+    return {dataset: {m: sorted(models[m]) for m in sorted(models, key=order.__getitem__)}
+            for dataset, models in found.items()}

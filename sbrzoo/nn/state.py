@@ -1,0 +1,52 @@
+"""What the parts of a session model hand to each other: widths at build time, states at run time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from torch import Tensor
+
+__all__ = ["Widths", "SessionState"]
+
+
+@dataclass(frozen=True)
+class Widths:
+    """Feature sizes between parts, known when a model is assembled.
+
+    Attributes:
+        dim: ``d``, the item-embedding width; the readout's output width (scored against items).
+        nodes: Width of the node states (``d(K+1)`` after LESSR's K layers).
+        clicks: Width of the click-sequence states (NARM's GRU hidden size).
+    """
+
+    dim: int
+    nodes: int
+    clicks: int
+
+    def with_(self, **changes: int) -> Widths:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """The encoded batch, as it passes from the input through the encoders to readout and scorer.
+
+    Attributes:
+        nodes: (N, D) state of every graph node (the unique items of each prefix).
+        clicks: (B, L, d') state of every click, zero past the prefix; None until the node states
+            are laid out along the click sequence (after the node encoders).
+        mask: (B, L) True at real clicks.
+        padding: (B, d) state of the split-wide padding node of the released SR-GNN-family code
+            (reference-fidelity parts only), else None.
+        padding_slots: (B,) float: padded positions the released code adds to each prefix (the split's
+            longest prefix minus this one), else None.
+    """
+
+    nodes: Tensor
+    clicks: Tensor | None
+    mask: Tensor
+    padding: Tensor | None = None
+    padding_slots: Tensor | None = None
+
+    def with_(self, **changes: Tensor | None) -> SessionState:
+        return replace(self, **changes)

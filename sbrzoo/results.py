@@ -1,0 +1,96 @@
+"""The record of one run (``metrics.json``): written by the trainer, read by ``evaluate``,
+``ablation`` and ``reproduce`` through this one schema."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypedDict
+
+__all__ = ["EpochRecord", "RunRecord", "METRICS_FILE"]
+
+METRICS_FILE = "metrics.json"
+
+
+class EpochRecord(TypedDict, total=False):
+    """One epoch of a run (``"valid"`` / ``"test"`` only when that split was evaluated).
+
+    Keys: ``epoch`` (1-based; 0 for a model fitted by counting), ``lr``, ``train_loss``,
+    ``train_examples``, ``train_seconds``, ``train_examples_per_s``, ``valid`` and ``test``
+    (metric -> percent), ``valid_seconds``, ``test_seconds``.
+    """
+
+    epoch: int
+    lr: float
+    train_loss: float
+    train_examples: int
+    train_seconds: float
+    train_examples_per_s: float
+    valid: dict[str, float]
+    valid_seconds: float
+    test: dict[str, float]
+    test_seconds: float
+
+
+@dataclass
+class RunRecord:
+    """What a run folder's ``metrics.json`` holds.
+
+    Attributes:
+        model, dataset: What was trained on what.
+        epochs: One :class:`EpochRecord` per finished epoch.
+        best_epoch: The selected epoch (None before the first).
+        selected_on, select_metric: How it was selected (``"valid"`` / ``"test"`` / ``"last"``, ``"HR@20"``).
+        test: Test metrics (percent) of the selected epoch, plus ``"seconds"``; empty until finished.
+        environment: Where it ran (commit, versions, CPU, BLAS, threads, device).
+        data: Fingerprint of its data (:mod:`sbrzoo.data.fingerprint`).
+    """
+
+    model: str
+    dataset: str
+    epochs: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int | None = None
+    selected_on: str = "valid"
+    select_metric: str = "HR@20"
+    test: dict[str, float] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run has test metrics."""
+        return bool(self.test)
+
+    @property
+    def best_test_over_epochs(self) -> dict[str, float]:
+        """The original papers' protocol: the best test value of each metric over all epochs
+        (only when the test set was tracked every epoch; else empty)."""
+        tracked = [e["test"] for e in self.epochs if "test" in e]
+        return {k: max(t[k] for t in tracked) for k in tracked[0]} if tracked else {}
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the run: every epoch's training and evaluations, and the final test."""
+        keys = ("train_seconds", "valid_seconds", "test_seconds")
+        return sum(e.get(k, 0.0) for e in self.epochs for k in keys) + self.test.get("seconds", 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if self.best_test_over_epochs:
+            data["best_test_over_epochs"] = self.best_test_over_epochs
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def load(cls, run_dir: Path) -> RunRecord | None:
+        """The record in ``run_dir``, or None when it has none (yet) or it is unreadable."""
+        try:
+            return cls.from_dict(json.loads((Path(run_dir) / METRICS_FILE).read_text()))
+        except (FileNotFoundError, json.JSONDecodeError, TypeError):
+            return None
