@@ -34,7 +34,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from sbrzoo.data.registry import load_dataset
     from sbrzoo.evaluator import evaluate
     from sbrzoo.graph import resolve_backend
-    from sbrzoo.loader import batch_indices, make_loader, prefetch_in_thread
+    from sbrzoo.data.loader import batch_indices, make_loader, prefetch_in_thread
     from sbrzoo.models import create_model, get_spec
     from sbrzoo.presets import resolve_settings
     from sbrzoo.trainer import build_optimizer, train_step, uses_agc

@@ -125,7 +125,8 @@ def parse_model(_: click.Context | None, __: click.Parameter | None, value: str)
 
 def parse_metric(value: str) -> str:
     """``"hr@20"`` -> ``"HR@20"``; anything but a reported metric is an error listing them."""
-    names = [f"{kind}@{k}" for k in (20, 10) for kind in ("HR", "MRR", "NDCG")]
+    from sbrzoo.metric_names import REPORTED as names
+
     for name in names:
         if value.strip().upper() == name:
             return name

@@ -42,7 +42,7 @@ def run_training(config: RunConfig, out_dir: Path, *, resume: bool = False,
 
 def evaluation_loader(config: RunConfig, examples: Examples, num_items: int) -> Iterable:
     """Batches of ``examples`` in file order, with the graphs ``config``'s model needs."""
-    from sbrzoo.loader import batch_indices, make_loader
+    from sbrzoo.data.loader import batch_indices, make_loader
     from sbrzoo.models import get_spec
 
     return make_loader(examples, num_items, get_spec(config.model).graph_kinds, config.backend,

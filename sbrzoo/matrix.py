@@ -18,6 +18,7 @@ from typing import Any
 
 from sbrzoo.config import RunConfig
 from sbrzoo.errors import ConfigError
+from sbrzoo.metric_names import PAPER_METRICS
 from sbrzoo.models import get_spec
 from sbrzoo.results import RunRecord
 
@@ -25,7 +26,6 @@ __all__ = ["Cell", "run_folder", "check_same_settings", "run_matrix", "mean_and_
            "unfinished_runs", "preset_deviations", "runs_on_disk", "PAPER_METRICS"]
 
 log = logging.getLogger(__name__)
-PAPER_METRICS = ("HR@20", "MRR@20")  # what the paper's tables report (P@20 = HR@20)
 
 
 def run_folder(out_dir: Path, model: str, seed: int) -> Path:

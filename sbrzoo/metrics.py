@@ -34,9 +34,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from sbrzoo.metric_names import KINDS
+from sbrzoo.metric_names import metric_names as names_of
+
 __all__ = ["target_ranks", "metrics_from_ranks", "MetricAccumulator", "metric_names"]
 
-_KINDS = ("HR", "MRR", "NDCG")
+
 
 
 def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
@@ -53,7 +56,7 @@ def metric_names(ks: Sequence[int] = (10, 20)) -> list[str]:
     Args:
         ks: Cut-offs ``K``; reported largest first.
     """
-    return [f"{kind}@{k}" for k in _check_ks(ks) for kind in _KINDS]
+    return names_of(_check_ks(ks))
 
 
 def _ranks_and_nan(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -223,7 +226,7 @@ class MetricAccumulator:
         num_ks = len(self.ks)
         out: dict[str, float] = {}
         for i, k in enumerate(self.ks):
-            for j, kind in enumerate(_KINDS):
+            for j, kind in enumerate(KINDS):
                 out[f"{kind}@{k}"] = totals[j * num_ks + i] * 100.0 / self.num_examples
         return out
 

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+
+from sbrzoo.metric_names import TABLE_COLUMNS
 from rich.table import Table
 from rich.text import Text
 
 __all__ = ["METRIC_COLUMNS", "metrics_table", "show_table", "show_json", "plain_table", "write_result_files"]
 
-METRIC_COLUMNS = ("HR@20", "MRR@20", "HR@10", "MRR@10", "NDCG@20")
+METRIC_COLUMNS = TABLE_COLUMNS
 
 
 def metrics_table(title: str, rows: Sequence[tuple[str, Mapping[str, object]]], *,

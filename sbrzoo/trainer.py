@@ -23,7 +23,7 @@ from sbrzoo.data.examples import Examples
 from sbrzoo.checkpoint import load_checkpoint, load_weights
 from sbrzoo.errors import ConfigError, DataError, TrainingDiverged
 from sbrzoo.evaluator import MetricReport, evaluate
-from sbrzoo.loader import batch_indices, make_loader, prefetch_in_thread
+from sbrzoo.data.loader import batch_indices, make_loader, prefetch_in_thread
 from sbrzoo.models import ModelSpec, create_model, get_spec
 from sbrzoo.presets import TrainingSettings
 from sbrzoo.results import METRICS_FILE, RunRecord

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sbrzoo.loader import batch_indices, prefetch_in_thread
+from sbrzoo.data.loader import batch_indices, prefetch_in_thread
 
 
 def test_batches_cover_every_example_once() -> None:
