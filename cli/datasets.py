@@ -30,10 +30,10 @@ def datasets_command(as_json: bool) -> None:
     from rich.table import Table
 
     from sbrzoo.console import console
-    from sbrzoo.report import show_table
     from sbrzoo.data.download import default_cache_dir
     from sbrzoo.data.registry import dataset_status, list_datasets
     from sbrzoo.paths import DATA_DIR_ENV, data_root
+    from sbrzoo.report import show_table
 
     statuses = [dataset_status(info) for info in list_datasets()]
     if as_json:

@@ -352,8 +352,7 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[str, int], ProgressCallba
     if not (enabled and console.is_terminal):
         yield lambda description, total: _ignore
         return
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                           TransferSpeedColumn(), TimeRemainingColumn()]

@@ -55,7 +55,7 @@ def write_item_map(folder: Path, raw_ids: np.ndarray) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
     writer.writerow(ITEM_MAP_HEADER)
-    writer.writerows(zip(range(1, len(raw_ids) + 1), np.asarray(raw_ids).tolist()))
+    writer.writerows(zip(range(1, len(raw_ids) + 1), np.asarray(raw_ids).tolist(), strict=True))
     path = Path(folder) / ITEM_MAP_FILE
     atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
     return path

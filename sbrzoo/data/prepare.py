@@ -30,8 +30,9 @@ the side files of :mod:`sbrzoo.data.extras`: ``item_map.tsv`` (sbrzoo id -> raw 
 ``session_times.npy`` (the date of every training session). Files get the mode the umask gives,
 as any file the user writes. Each folder is written in a hidden temporary
 folder beside it and renamed at the end, so an interrupted or failed run leaves nothing behind.
-The pickles are encoded straight from numpy arrays, chunk by chunk, so the full Yoochoose log
-never becomes millions of Python lists.
+The pickles are written by :func:`pickle.dump` with protocol 3, as SR-GNN's script wrote them (it
+ran ``pickle.dump`` on Python 3, whose default was protocol 3 until 3.8): the same objects give the
+very bytes of the published files, whose sha256 are in ``datasets/registry.json``.
 
 Example:
     >>> result = prepare("diginetica", Path("train-item-views.csv"), Path("data/diginetica"))
@@ -41,23 +42,25 @@ Example:
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
+import pickle
 import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sbrzoo.data.extras import (ITEM_MAP_FILE, SESSION_TIMES_FILE, write_item_map,
-                                write_session_times)
+from sbrzoo.data.extras import ITEM_MAP_FILE, SESSION_TIMES_FILE, write_item_map, write_session_times
 from sbrzoo.data.pickles import current_umask, missing_root
 from sbrzoo.data.raw import RAW_FORMATS, RawClicks, factorize, read_raw
 from sbrzoo.data.sources import SESSIONS_FILE, TEST_FILE, TRAIN_FILE, Sessions
@@ -85,7 +88,7 @@ __all__ = [
     "to_sessions",
     "fraction_examples",
     "write_folder",
-    "encode_int_lists",
+    "PICKLE_PROTOCOL",
 ]
 
 logger = logging.getLogger(__name__)
@@ -253,7 +256,7 @@ def prepare(
     staged: list[tuple[Path, Path]] = []  # (temporary folder, target)
     try:
         stage_parent.mkdir(parents=True, exist_ok=True)
-        for name, fraction, target in zip(names, fractions or [1], targets):
+        for name, fraction, target in zip(names, fractions or [1], targets, strict=True):
             sessions, example_session, example_length = fraction_examples(data.train, fraction)
             stats = _output_stats(name, data, sessions, example_length, source)
             stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=stage_parent))
@@ -488,10 +491,8 @@ def write_folder(
         item_ids: Raw id of every new id (``item_ids[i - 1]`` for item ``i``): ``item_map.tsv``.
         session_times: Date of every session of ``sessions``: ``session_times.npy``.
     """
-    with (folder / SESSIONS_FILE).open("wb") as handle:
-        handle.write(_PROTO)
-        _dump_lists(handle, sessions.items, sessions.offsets)
-        handle.write(_STOP)
+    offsets = sessions.offsets
+    _write_pickle(folder / SESSIONS_FILE, _int_lists(sessions.items, offsets[:-1], offsets[1:]))
     _write_examples(folder / TRAIN_FILE, sessions, example_session, example_length)
     test_session, test_length = fraction_examples(test)[1:] if test.num_examples else (
         np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -505,90 +506,50 @@ def write_folder(
         write_session_times(folder, session_times)
 
 
-# --- pickle encoding from numpy -------------------------------------------------------------------
-# A list of int lists is pickled as EMPTY_LIST MARK (EMPTY_LIST MARK BININT×n APPENDS)… APPENDS:
-# the objects pickle.dumps builds, without the memo. Loads with pickle and RestrictedUnpickler.
+# --- pickles ------------------------------------------------------------------------------------
 
-_PROTO = b"\x80\x02"
-_STOP = b"."
-_EMPTY_LIST, _MARK, _APPENDS, _BININT, _TUPLE2 = b"]", b"(", b"e", b"J", b"\x86"
-_CHUNK_INTS = 1 << 22
+#: Protocol of the written pickles: SR-GNN's (``\x80\x03``, a ``BINPUT`` memo entry per list), so
+#: that the files are byte-identical to the published ones (docs/DECISIONS.md).
+PICKLE_PROTOCOL = 3
 
 
-def encode_int_lists(items: np.ndarray, offsets: np.ndarray) -> bytes:
-    """Pickle opcodes that push one list per CSR row: ``items[offsets[k]:offsets[k + 1]]``.
+def _write_pickle(path: Path, obj: object) -> None:
+    """``pickle.dump`` of ``obj`` into a new file ``path`` with :data:`PICKLE_PROTOCOL`."""
+    with path.open("wb") as handle:
+        pickle.dump(obj, handle, protocol=PICKLE_PROTOCOL)
 
-    Vectorised. Placed between ``EMPTY_LIST MARK`` and ``APPENDS`` (as :func:`_dump_lists` does),
-    the bytes make a list of int lists; ``pickle.loads`` gives the very objects ``pickle.dumps`` of
-    those lists would. Ids must fit in a signed 32-bit int.
 
-    Shapes:
-        items: (total,) int; offsets: (rows + 1,) int, relative to ``offsets[0]`` ->
-        ``3·rows + 5·total`` bytes
+def _int_lists(items: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> list[list[int]]:
+    """The rows ``items[starts[k]:stops[k]]`` as Python lists of ints.
 
-    Raises:
-        DataError: an id does not fit in 32 bits.
+    Rows are slices of one ``tolist()``, so they share its int objects (pickle does not memoise
+    ints: the bytes are those of independent lists). The cyclic garbage collector is paused while
+    the lists are made: lists of ints hold no cycle, and its passes over millions of new lists
+    cost most of the time (the 5.9 M prefix lists of Yoochoose 1/4: 10.1 s with it, 1.5 s without).
     """
-    items = np.asarray(items, dtype=np.int64)
-    offsets = np.asarray(offsets, dtype=np.int64) - offsets[0]
-    if items.size and (items.min() < -(1 << 31) or items.max() >= 1 << 31):
-        raise DataError("an item id does not fit in 32 bits")
-    rows, total = len(offsets) - 1, int(offsets[-1])
-    lengths = np.diff(offsets)  # (rows,)
-    buffer = np.empty(3 * rows + 5 * total, dtype=np.uint8)
-    starts = 3 * np.arange(rows, dtype=np.int64) + 5 * offsets[:-1]  # (rows,)
-    buffer[starts] = ord(_EMPTY_LIST)
-    buffer[starts + 1] = ord(_MARK)
-    buffer[starts + 2 + 5 * lengths] = ord(_APPENDS)
-    row_of = np.repeat(np.arange(rows, dtype=np.int64), lengths)  # (total,)
-    positions = 3 * row_of + 2 + 5 * np.arange(total, dtype=np.int64)  # (total,)
-    buffer[positions] = ord(_BININT)
-    little = items[:total].astype("<i4").view(np.uint8).reshape(total, 4)
-    for byte in range(4):
-        buffer[positions + 1 + byte] = little[:, byte]
-    return buffer.tobytes()
+    flat = items.tolist()
+    with _gc_paused():
+        return [flat[lo:hi] for lo, hi in zip(starts.tolist(), stops.tolist(), strict=True)]
 
 
-def _dump_lists(handle: BinaryIO, items: np.ndarray, offsets: np.ndarray) -> None:
-    """Write a pickled list of int lists (CSR rows), chunk by chunk."""
-    handle.write(_EMPTY_LIST + _MARK)
-    for first, last in _row_chunks(np.diff(offsets)):
-        lo, hi = offsets[first], offsets[last]
-        handle.write(encode_int_lists(items[lo:hi], offsets[first : last + 1]))
-    handle.write(_APPENDS)
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Disable the cyclic garbage collector inside the block (restored after, also on error)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _write_examples(path: Path, sessions: Sessions, example_session: np.ndarray,
                     example_length: np.ndarray) -> None:
     """Write ``(prefixes, targets)`` of examples given by session index and prefix length."""
     starts = sessions.offsets[:-1][example_session]  # (E,)
-    with path.open("wb") as handle:
-        handle.write(_PROTO + _EMPTY_LIST + _MARK)
-        for first, last in _row_chunks(example_length):
-            lengths = example_length[first:last]
-            offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-            np.cumsum(lengths, out=offsets[1:])
-            within = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1], lengths)
-            prefix_items = sessions.items[np.repeat(starts[first:last], lengths) + within]
-            handle.write(encode_int_lists(prefix_items, offsets))
-        handle.write(_APPENDS)
-        targets = sessions.items[starts + example_length]
-        handle.write(_EMPTY_LIST + _MARK)
-        for first in range(0, len(targets), _CHUNK_INTS):
-            chunk = targets[first : first + _CHUNK_INTS]
-            handle.write(encode_int_lists(chunk, np.array([0, len(chunk)]))[2:-1])  # bare BININTs
-        handle.write(_APPENDS + _TUPLE2 + _STOP)
-
-
-def _row_chunks(lengths: np.ndarray) -> Iterator[tuple[int, int]]:
-    """``(first, last)`` row ranges holding about ``_CHUNK_INTS`` items each."""
-    ends = np.cumsum(lengths)
-    first = 0
-    while first < len(lengths):
-        before = ends[first - 1] if first else 0
-        last = max(int(np.searchsorted(ends, before + _CHUNK_INTS, side="right")), first + 1)
-        yield first, last
-        first = last
+    stops = starts + example_length
+    _write_pickle(path, (_int_lists(sessions.items, starts, stops), sessions.items[stops].tolist()))
 
 
 # --- helpers --------------------------------------------------------------------------------------

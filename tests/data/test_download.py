@@ -15,9 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from sbrzoo.data.download import (CACHE_DIR_ENV, MIRROR_ENV, REGISTRY_FILE, DownloadRegistry, RemoteDataset,
-                                  RemoteFile, default_cache_dir, download_dataset, fetch_file, load_registry,
-                                  resolve_mirror)
+from sbrzoo.data.download import (
+    CACHE_DIR_ENV,
+    MIRROR_ENV,
+    REGISTRY_FILE,
+    DownloadRegistry,
+    RemoteDataset,
+    RemoteFile,
+    default_cache_dir,
+    download_dataset,
+    fetch_file,
+    load_registry,
+    resolve_mirror,
+)
 from sbrzoo.data.sources import read_folder
 from sbrzoo.errors import DataError, UnknownNameError
 
@@ -74,7 +84,7 @@ def test_registry_matches_the_shared_readme(shared_datasets: Path) -> None:
     registry = load_registry()
     assert set(registry.datasets) == {"diginetica", "yoochoose1_64"}
     readme = (shared_datasets / "README.md").read_text()
-    published = dict((path, digest) for digest, path in re.findall(r"^([0-9a-f]{64})  (\S+)$", readme, re.M))
+    published = {path: digest for digest, path in re.findall(r"^([0-9a-f]{64})  (\S+)$", readme, re.M)}
     for dataset in registry.datasets.values():
         for remote in dataset.files:
             assert published[remote.path] == remote.sha256
@@ -228,7 +238,8 @@ def test_failures_without_real_data(tmp_path: Path, failure: str) -> None:
     blobs = {"a.bin": b"a" * 5000, "b.bin": b"b" * 5000}
     for name, blob in blobs.items():
         (served / name).write_bytes(blob)
-    files = tuple(RemoteFile(f"tiny/{name}", len(blob), hashlib.sha256(blob).hexdigest()) for name, blob in blobs.items())
+    files = tuple(RemoteFile(f"tiny/{name}", len(blob), hashlib.sha256(blob).hexdigest())
+                  for name, blob in blobs.items())
     registry = DownloadRegistry("https://unused.invalid", {"tiny": RemoteDataset("tiny", "", files)})
     if failure == "corrupt":
         (served / "b.bin").write_bytes(b"c" * 5000)

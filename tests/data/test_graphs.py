@@ -6,7 +6,6 @@ import pytest
 import torch
 from helpers import collate, edge_list
 
-
 BACKENDS = ["dgl", "torch"]
 
 
@@ -21,7 +20,7 @@ def test_worked_example_session_graph(backend: str) -> None:
     assert batch.last_node.tolist() == [3]
     graph = batch.graphs["session"]
     weights = {e: (float(i), float(o)) for e, i, o in
-               zip(edge_list(graph), graph.edata["in_weight"], graph.edata["out_weight"])}
+               zip(edge_list(graph), graph.edata["in_weight"], graph.edata["out_weight"], strict=True)}
     # docs/MODELS.md §2.1 with the padding node removed: M_in (1,2)=(1,3)=1/2 -> node 0 has preds 1 and 2
     assert weights == {(1, 0): (0.5, 1.0), (2, 0): (0.5, 1.0), (0, 2): (1.0, 0.5), (0, 3): (1.0, 0.5)}
 
@@ -43,7 +42,7 @@ def test_repeats_and_self_transitions() -> None:
     # the EOP multigraph keeps every transition, in click order
     assert edge_list(batch.graphs["eop"]) == [(0, 0), (0, 1), (1, 0), (0, 0)]
     graph = batch.graphs["session"]
-    in_w = {e: float(w) for e, w in zip(edge_list(graph), graph.edata["in_weight"])}
+    in_w = {e: float(w) for e, w in zip(edge_list(graph), graph.edata["in_weight"], strict=True)}
     assert in_w == {(0, 0): 0.5, (1, 0): 0.5, (0, 1): 1.0}
 
 

@@ -19,8 +19,9 @@ import pandas as pd
 import pytest
 
 import sbrzoo.data.prepare as prepare_module
+from sbrzoo.data.download import load_registry, sha256_of
 from sbrzoo.data.pickles import load_pickle
-from sbrzoo.data.prepare import STATS_FILE, encode_int_lists, prepare, preprocess
+from sbrzoo.data.prepare import PICKLE_PROTOCOL, STATS_FILE, fraction_examples, prepare, preprocess, write_folder
 from sbrzoo.data.raw import read_raw
 from sbrzoo.data.sources import Sessions, read_folder
 from sbrzoo.errors import ConfigError, DataError
@@ -253,7 +254,7 @@ def _check_invariants(folder: Path, raw_counts: pd.Series, *, full_vocabulary: b
     sessions, (prefixes, targets), (test_prefixes, test_targets), stats = _load(folder)
     lengths = [len(s) for s in sessions]
     assert min(lengths) >= 2  # no session of length 1
-    test_sessions = [p + [t] for p, t in zip(test_prefixes, test_targets) if len(p) == 1]
+    test_sessions = [p + [t] for p, t in zip(test_prefixes, test_targets, strict=True) if len(p) == 1]
     assert test_sessions and min(len(s) for s in test_sessions) >= 2
     train_items = {i for s in sessions for i in s}
     if full_vocabulary:  # ids are contiguous from 1, numbered in order of first appearance
@@ -337,6 +338,9 @@ def test_yoochoose_sample_end_to_end(yoochoose_dat: Path, tmp_path: Path) -> Non
         assert stats["items"] == data.num_items  # the full-train id space, for both fractions (P4)
         sessions, train, test, _ = _load(tmp_path / name)
         assert (sessions, train, test) == (reference[name][0], tuple(reference[name][1]), tuple(reference[name][2]))
+        files = ("all_train_seq.txt", "train.txt", "test.txt")
+        for file, obj in zip(files, reference[name], strict=True):  # the bytes of SR-GNN's pickle.dump
+            assert (tmp_path / name / file).read_bytes() == pickle.dumps(obj, protocol=3)
     assert data.train_dates.max() < data.split_date < data.test_dates.min()
     assert set(np.unique(data.test.items)) <= set(np.unique(data.train.items))
     assert _load(tmp_path / "yoochoose1_64")[2] == _load(tmp_path / "yoochoose1_4")[2]  # same test set
@@ -457,24 +461,28 @@ def test_failure_while_writing_leaves_nothing_half_written(
 # --- pickle encoding --------------------------------------------------------------------------------
 
 
-def test_encoded_pickles_load_as_the_lists_pickle_would_build() -> None:
-    rng = np.random.default_rng(0)
-    lists = [rng.integers(1, 2**31 - 1, rng.integers(0, 6)).tolist() for _ in range(200)] + [[], [1], [255, 256, 65_536]]
-    offsets = np.cumsum([0] + [len(x) for x in lists])
-    items = np.array([i for x in lists for i in x], dtype=np.int64)
-    body = encode_int_lists(items, offsets)
-    assert len(body) == 3 * len(lists) + 5 * len(items)
-    data = b"\x80\x02]" + b"(" + body + b"e."
-    assert pickle.loads(data) == lists
-    assert pickle.loads(pickle.dumps(lists)) == pickle.loads(data)
-    with pytest.raises(DataError, match="32 bits"):
-        encode_int_lists(np.array([2**31]), np.array([0, 1]))
-
-
-def test_written_pickles_survive_the_restricted_unpickler_across_chunks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(prepare_module, "_CHUNK_INTS", 7)  # many chunks for a small log
+def test_written_pickles_are_the_bytes_pickle_writes(tmp_path: Path) -> None:
     raw = _write(tmp_path, "yoochoose-clicks.dat", YOOCHOOSE_ROWS)
     prepare("yoochoose", raw, tmp_path / "out", fractions=[2])
-    assert _load(tmp_path / "out" / "yoochoose1_2")[1] == ([[2, 1, 3], [2, 1], [2]], [2, 3, 1])
+    folder = tmp_path / "out" / "yoochoose1_2"
+    assert _load(folder)[1] == ([[2, 1, 3], [2, 1], [2]], [2, 3, 1])  # loads with the restricted unpickler
+    expected = {"all_train_seq.txt": [[2, 1, 3, 2]], "train.txt": ([[2, 1, 3], [2, 1], [2]], [2, 3, 1]),
+                "test.txt": ([[2, 1], [2]], [3, 1])}
+    for name, obj in expected.items():
+        assert (folder / name).read_bytes() == pickle.dumps(obj, protocol=PICKLE_PROTOCOL)
+    assert PICKLE_PROTOCOL == 3 and (folder / "train.txt").read_bytes()[:2] == b"\x80\x03"
+
+
+def test_written_pickles_are_byte_identical_to_the_published_files(shared_datasets: Path, tmp_path: Path) -> None:
+    """The published pickles, rebuilt as sessions and written by write_folder, keep their registry sha256."""
+    registry = load_registry()
+    for name in ("diginetica", "yoochoose1_64"):
+        sessions = Sessions.from_lists(load_pickle(shared_datasets / name / "all_train_seq.txt"))
+        prefixes, targets = load_pickle(shared_datasets / name / "test.txt")
+        # SR-GNN augments a session longest prefix first: a session starts after a prefix of length 1
+        firsts = [k for k in range(len(prefixes)) if k == 0 or len(prefixes[k - 1]) == 1]
+        test = Sessions.from_lists([prefixes[k] + [targets[k]] for k in firsts])
+        (tmp_path / name).mkdir()
+        write_folder(tmp_path / name, sessions, *fraction_examples(sessions)[1:], test, {})
+        expected = {remote.path: remote.sha256 for remote in registry.datasets[name].files}
+        assert {path: sha256_of(tmp_path / path) for path in expected} == expected
