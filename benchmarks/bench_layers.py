@@ -11,8 +11,8 @@ from conftest import BACKENDS, DEVICE, DIMS, MODES, SIZES, make_batch, run_timed
 from sbrzoo.nn.eopa import EOPAConv
 from sbrzoo.nn.gated_gnn import GatedSessionGNN
 from sbrzoo.nn.readout import LessrReadout, SoftAttentionReadout
-from sbrzoo.nn.state import SessionState, Widths
 from sbrzoo.nn.sgat import SGATConv
+from sbrzoo.nn.state import SessionState, Widths
 from sbrzoo.nn.transformer import TransformerBlock
 
 

@@ -53,7 +53,8 @@ def main() -> None:
         grad_gap = (results[0][1] - results[1][1]).abs().max().item()
         ok = score_gap < 1e-3 and grad_gap < 1e-3
         failures += not ok
-        print(f"{name:24s} max |score diff| {score_gap:.2e}  max |grad diff| {grad_gap:.2e}  {'ok' if ok else 'MISMATCH'}")
+        verdict = "ok" if ok else "MISMATCH"
+        print(f"{name:24s} max |score diff| {score_gap:.2e}  max |grad diff| {grad_gap:.2e}  {verdict}")
     sys.exit(1 if failures else 0)
 
 

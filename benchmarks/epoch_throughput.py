@@ -31,10 +31,10 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from sbrzoo.config import RunConfig
+    from sbrzoo.data.loader import batch_indices, make_loader, prefetch_in_thread
     from sbrzoo.data.registry import load_dataset
     from sbrzoo.evaluator import evaluate
     from sbrzoo.graph import resolve_backend
-    from sbrzoo.data.loader import batch_indices, make_loader, prefetch_in_thread
     from sbrzoo.models import create_model, get_spec
     from sbrzoo.presets import resolve_settings
     from sbrzoo.trainer import build_optimizer, train_step, uses_agc

@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sbrzoo.agc import adaptive_clip_  # noqa: E402
 from sbrzoo.data.collate import SessionCollator  # noqa: E402
-from sbrzoo.data.registry import load_dataset  # noqa: E402
 from sbrzoo.data.loader import batch_indices  # noqa: E402
+from sbrzoo.data.registry import load_dataset  # noqa: E402
 from sbrzoo.models import create_model, get_spec  # noqa: E402
 from sbrzoo.presets import resolve_settings  # noqa: E402
 from sbrzoo.trainer import uses_agc  # noqa: E402

@@ -8,14 +8,15 @@ from typing import Any
 
 import click
 
-from sbrzoo.models.families import TABLE_II_MODELS
 from cli.options import DEFAULT_SEED, build_config, expand_models, parse_seeds, training_options
+from sbrzoo.models.families import TABLE_II_MODELS
 
 
 @click.command("ablation", short_help="Train the Table II rows (TAGNN++ minus one part) and tabulate them.")
 @click.option("--rows", default=",".join(TABLE_II_MODELS), show_default=True,
               help="Comma-separated model names or fnmatch patterns (e.g. 'tagnnpp_no_*,tagnn').")
-@click.option("--seeds", default=str(DEFAULT_SEED), show_default=True, callback=parse_seeds, help="Comma-separated seeds, e.g. 1,2,3.")
+@click.option("--seeds", default=str(DEFAULT_SEED), show_default=True, callback=parse_seeds,
+              help="Comma-separated seeds, e.g. 1,2,3.")
 @training_options(without=("seed",))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: runs/ablation-<dataset>); finished rows in it are not retrained.")

@@ -44,7 +44,8 @@ def models_command(pattern: str, dataset: str | None, show_parts: bool, as_json:
     show_table(table)
     if dataset:
         names = list(dict.fromkeys(key for values in resolved.values() for key in values))
-        settings_table = Table(title=f"settings on {dataset} (override with --set NAME=VALUE or the option of that name)")
+        settings_table = Table(
+            title=f"settings on {dataset} (override with --set NAME=VALUE or the option of that name)")
         settings_table.add_column("setting", no_wrap=True)
         for spec in specs:
             settings_table.add_column(spec.name, justify="right", no_wrap=True)

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from sbrzoo.models.families import TABLE_I_MODELS, TABLE_II_MODELS
 from cli.options import DEFAULT_SEED, build_config, expand_models, parse_seeds, training_options
+from sbrzoo.models.families import TABLE_I_MODELS, TABLE_II_MODELS
 
 _FIXED = ("dataset", "data_dir", "seed", "select_on", "track_test")
 
@@ -29,7 +29,8 @@ def _names(_: click.Context, __: click.Parameter, value: str) -> list[str]:
               help="Comma-separated model names or fnmatch patterns.")
 @click.option("--datasets", default="diginetica,yoochoose1_64", show_default=True, callback=_names,
               help="Comma-separated registered datasets.")
-@click.option("--seeds", default=str(DEFAULT_SEED), show_default=True, callback=parse_seeds, help="Comma-separated seeds.")
+@click.option("--seeds", default=str(DEFAULT_SEED), show_default=True, callback=parse_seeds,
+              help="Comma-separated seeds.")
 @click.option("--data-root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="Folder holding one folder per dataset (default: $SBRZOO_DATA_DIR or ../shared/datasets).")
 @click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -49,9 +50,9 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     be repeated (e.g. on a GPU lent for a few minutes at a time) until the table is complete."""
     from sbrzoo.console import console
     from sbrzoo.experiment import load_run_dataset, run_training
-    from sbrzoo.report import show_json, show_table
-    from sbrzoo.models import list_models
     from sbrzoo.matrix import run_matrix, runs_on_disk, summarize_cell, unfinished_runs
+    from sbrzoo.models import list_models
+    from sbrzoo.report import show_json, show_table
     from sbrzoo.reproduce import compare_models, write_tables
 
     if len(compare) != 2:
@@ -66,7 +67,8 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
         if key not in loaded:
             loaded.clear()
             loaded[key] = load_run_dataset(config)
-        console.print(f"[bold]{config.dataset} {config.model}[/] seed {config.seed}" + (" (resuming)" if resume else ""))
+        resuming = " (resuming)" if resume else ""
+        console.print(f"[bold]{config.dataset} {config.model}[/] seed {config.seed}{resuming}")
         run_training(config, folder, resume=resume, dataset=loaded[key], deadline=deadline)
 
     rows, unfinished, configs = [], [], {}
@@ -79,7 +81,7 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
                    train, deadline=deadline)
     # The table holds every cell on disk, also those of earlier calls with other --models/--datasets.
     on_disk = runs_on_disk(runs_dir)
-    planned = {dataset: {name: seeds for name in names} for dataset in datasets}
+    planned = {dataset: dict.fromkeys(names, seeds) for dataset in datasets}
     for dataset in dict.fromkeys([*datasets, *on_disk]):
         cells = {**on_disk.get(dataset, {}), **planned.get(dataset, {})}
         for name in (n for n in list_models() if n in cells):

@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from cli.options import (
-    build_config, check_run_folder, given_options, parse_model, resume_config, settings_table, training_options,
+    build_config,
+    check_run_folder,
+    given_options,
+    parse_model,
+    resume_config,
+    settings_table,
+    training_options,
 )
 
 

@@ -21,7 +21,8 @@ from sbrzoo.errors import DataError
 __all__ = ["load_checkpoint", "load_weights"]
 
 
-def load_checkpoint(path: Path, *, keys: Iterable[str] = (), map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(path: Path, *, keys: Iterable[str] = (),
+                    map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The dict saved in ``path``, loaded as data.
 
     Args:

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-
-from sbrzoo.metric_names import TABLE_COLUMNS
 from rich.table import Table
 from rich.text import Text
+
+from sbrzoo.metric_names import TABLE_COLUMNS
 
 __all__ = ["METRIC_COLUMNS", "metrics_table", "show_table", "show_json", "plain_table", "write_result_files"]
 

@@ -127,7 +127,8 @@ def markdown(rows: Sequence[Cell], comparisons: Sequence[PairedComparison], extr
                   "|---|---|---|---|---|---|---|---|"]
         for c in comparisons:
             lines.append(
-                f"| {c.dataset} | {c.seed} | {get_spec(c.model_a).label} − {get_spec(c.model_b).label} | {c.num_examples} "
+                f"| {c.dataset} | {c.seed} | {get_spec(c.model_a).label} − {get_spec(c.model_b).label} "
+                f"| {c.num_examples} "
                 f"| {c.difference['HR@20']:+.2f} | {c.p_value['HR@20']:.3g} "
                 f"| {c.difference['MRR@20']:+.2f} | {c.p_value['MRR@20']:.3g} |")
     return "\n".join(lines) + "\n"

@@ -17,7 +17,8 @@ import torch
 from sbrzoo.data.pickles import atomic_write_bytes
 from sbrzoo.paths import PROJECT_ROOT
 
-__all__ = ["RANKS_FILE", "RUN_FILES", "remove_run_files", "evaluation_record", "cpu_model", "blas_library", "environment_info", "write_json_atomic", "save_torch_atomic", "save_ranks", "load_ranks"]
+__all__ = ["RANKS_FILE", "RUN_FILES", "remove_run_files", "evaluation_record", "cpu_model", "blas_library",
+           "environment_info", "write_json_atomic", "save_torch_atomic", "save_ranks", "load_ranks"]
 
 RANKS_FILE = "test_ranks.npy"
 RUN_FILES = ("config.json", "metrics.json", RANKS_FILE, "best.pt", "last.pt")  # what a run folder holds

@@ -7,7 +7,8 @@ import numpy as np
 __all__ = ["paired_comparison"]
 
 
-def paired_comparison(ranks_a: np.ndarray, ranks_b: np.ndarray, k: int = 20) -> tuple[dict[str, float], dict[str, float]]:
+def paired_comparison(ranks_a: np.ndarray, ranks_b: np.ndarray, k: int = 20
+                      ) -> tuple[dict[str, float], dict[str, float]]:
     """Differences ``a - b`` (points) and two-sided p-values of HR@k and MRR@k over paired examples.
 
     HR@k: exact McNemar test, i.e. a binomial test with p = 1/2 on the examples that exactly one model

@@ -15,15 +15,15 @@ import torch
 from torch import nn
 
 from sbrzoo.agc import adaptive_clip_
+from sbrzoo.checkpoint import load_checkpoint, load_weights
 from sbrzoo.config import RunConfig
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.data.dataset import SessionDataset
-from sbrzoo.data.fingerprint import compare_fingerprints, data_fingerprint
 from sbrzoo.data.examples import Examples
-from sbrzoo.checkpoint import load_checkpoint, load_weights
+from sbrzoo.data.fingerprint import compare_fingerprints, data_fingerprint
+from sbrzoo.data.loader import batch_indices, make_loader, prefetch_in_thread
 from sbrzoo.errors import ConfigError, DataError, TrainingDiverged
 from sbrzoo.evaluator import MetricReport, evaluate
-from sbrzoo.data.loader import batch_indices, make_loader, prefetch_in_thread
 from sbrzoo.models import ModelSpec, create_model, get_spec
 from sbrzoo.presets import TrainingSettings
 from sbrzoo.results import METRICS_FILE, RunRecord
@@ -120,7 +120,8 @@ class Trainer:
         progress: Factory of progress reporters (see :func:`sbrzoo.progress.progress_bar`).
     """
 
-    def __init__(self, config: RunConfig, dataset: SessionDataset, out_dir: Path, progress: Callable | None = None) -> None:
+    def __init__(self, config: RunConfig, dataset: SessionDataset, out_dir: Path,
+                 progress: Callable | None = None) -> None:
         self.config = config
         self.dataset = dataset
         self.out_dir = Path(out_dir)
@@ -311,7 +312,8 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"].cpu())
         if state["cuda_rng"] is not None:
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
-        result = self._new_result(epochs=state["epochs"], best_epoch=state["best_epoch"], best_score=state["best_score"])
+        result = self._new_result(epochs=state["epochs"], best_epoch=state["best_epoch"],
+                                  best_score=state["best_score"])
         log.info("resuming %s after epoch %d", self.out_dir, state["epoch"])
         return result, state["epoch"], state["stale"]
 

@@ -6,9 +6,9 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+from helpers import run_config
 
 from sbrzoo.data.registry import load_dataset
-from helpers import run_config
 from sbrzoo.trainer import Trainer
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import run_config
+
 from sbrzoo.matrix import runs_on_disk, summarize_cell
 from sbrzoo.reproduce import compare_models
 from sbrzoo.run_record import RANKS_FILE, save_ranks

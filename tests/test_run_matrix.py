@@ -6,11 +6,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from helpers import run_config
 
-from sbrzoo.matrix import check_same_settings
 from sbrzoo.config import RunConfig
 from sbrzoo.errors import ConfigError
-from helpers import run_config
+from sbrzoo.matrix import check_same_settings
 from sbrzoo.run_record import write_json_atomic
 
 

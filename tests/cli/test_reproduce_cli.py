@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import run_config
 
 from cli.main import cli
 from sbrzoo.config import RunConfig
 from sbrzoo.data.registry import load_dataset
 from sbrzoo.errors import ConfigError
-from helpers import run_config
 from sbrzoo.trainer import Trainer
 
 ARGS = ["reproduce", "--datasets", "synthetic", "--models", "tagnn,tagnnpp", "--seeds", "1", "--epochs", "2",

@@ -92,5 +92,5 @@ def test_empty_graph_gives_zeros() -> None:
     examples = Examples.from_lists([[3], [4]], [1, 2])
     for backend in ("dgl", "torch"):
         graph = SessionCollator(examples, 5, ("eop",), backend)([0, 1]).graphs["eop"]
-        out = ops.ordered_in_reduce(graph, torch.ones(2, 3), lambda m, l: m.sum(1))
+        out = ops.ordered_in_reduce(graph, torch.ones(2, 3), lambda m, _lengths: m.sum(1))
         assert torch.equal(out, torch.zeros(2, 3))

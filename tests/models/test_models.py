@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import settings_for
 
 from sbrzoo.data.collate import SessionCollator
 from sbrzoo.data.examples import Examples
 from sbrzoo.models import create_model, get_spec, list_models
-from helpers import settings_for
 
 NUM_ITEMS = 40
 NEURAL = [name for name in list_models() if get_spec(name).composed]
@@ -58,7 +58,8 @@ def test_backends_give_the_same_scores_and_gradients(name: str) -> None:
         model.zero_grad()
         logits = model(make_batch(name, backend))
         torch.nn.functional.cross_entropy(logits, torch.arange(12) % NUM_ITEMS).backward()
-        results.append((logits.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        results.append((logits.detach(), grads))
     (dgl_logits, dgl_grads), (torch_logits, torch_grads) = results
     torch.testing.assert_close(dgl_logits, torch_logits, atol=1e-5, rtol=1e-5)
     for key in dgl_grads:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import build_model, settings_for
 
 from sbrzoo.data.collate import SessionCollator
 from sbrzoo.data.examples import Examples
 from sbrzoo.nn.node_attention import NodeSelfAttention
 from sbrzoo.nn.readout import SoftAttentionReadout
 from sbrzoo.nn.state import SessionState, Widths
-
-from helpers import build_model, settings_for
 
 
 def reference_model(name: str, dim: int, num_items: int = 43_097):

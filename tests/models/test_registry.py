@@ -7,12 +7,11 @@ import subprocess
 import sys
 
 import pytest
+from helpers import build_model, settings_for
 
 from sbrzoo.errors import ConfigError, UnknownNameError
 from sbrzoo.models import ModelSpec, create_model, get_spec, list_models, register
 from sbrzoo.models._parts import PART_KINDS, PartSpec, get_part, list_parts, register_part
-
-from helpers import build_model, settings_for
 
 ABLATIONS = {
     "tagnnpp_no_agc": set(),  # a training-side part: no parameters change

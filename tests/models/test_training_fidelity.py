@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import run_config
 from torch import nn
 
 from sbrzoo.data.collate import SessionCollator
@@ -20,8 +21,6 @@ from sbrzoo.data.dataset import SessionDataset
 from sbrzoo.data.examples import Examples
 from sbrzoo.models import create_model, get_spec, list_models
 from sbrzoo.trainer import Trainer, build_optimizer
-
-from helpers import run_config
 
 NUM_ITEMS = 12
 TRAINABLE = [name for name in list_models() if get_spec(name).composed]
@@ -77,7 +76,7 @@ def test_weight_decay_groups_are_the_released_codes(name: str) -> None:
     if config.training.optimizer == "adam":
         # the SR-GNN-family code: torch Adam with L2 on every parameter
         assert type(optimizer) is torch.optim.Adam
-        assert {n: decay[id(p)] for n, p in names.items()} == {n: config.training.weight_decay for n in names}
+        assert {n: decay[id(p)] for n, p in names.items()} == dict.fromkeys(names, config.training.weight_decay)
         return
     # LESSR's code: AdamW, no decay on any name containing "bias", on norms or on PReLU
     assert type(optimizer) is torch.optim.AdamW

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from sbrzoo.nn.positional import PositionalEmbedding
 from sbrzoo.nn.state import Widths
 from sbrzoo.nn.transformer import TransformerBlock
-
-import pytest
 
 
 def block(causal: bool = True) -> TransformerBlock:
