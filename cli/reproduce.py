@@ -98,8 +98,10 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     else:
         comparisons = [c for row in rows if row.model == compare[0]
                        for c in compare_models(runs_dir, row.dataset, *compare, row.seeds)]
-    protocol = (f"presets per model and dataset; epoch selected on HR@20 of the validation split "
-                f"({options['valid_split']}, {options['valid_fraction']:.0%} of training); seeds {seeds}")
+    protocol = (f"presets per model and dataset (every deviation in the last column; the CPU track stops early "
+                f"with patience 3 for the SR-GNN family, whose learning rate has decayed twice by then); epoch "
+                f"selected on HR@20 of the validation split ({options['valid_split']}, "
+                f"{options['valid_fraction']:.0%} of training)")
     paths = write_tables(rows, comparisons, out, extra={
         "protocol": protocol, "seeds": seeds, "datasets": datasets, "models": names, "unfinished": unfinished,
         "configs": {d: {n: c.to_dict() for n, c in by_model.items()} for d, by_model in configs.items()},

@@ -18,7 +18,7 @@ from sbrzoo.report import METRIC_COLUMNS, write_result_files
 from sbrzoo.run_record import RANKS_FILE, load_ranks
 from sbrzoo.significance import paired_comparison
 
-__all__ = ["PairedComparison", "compare_models", "write_tables", "markdown"]
+__all__ = ["PairedComparison", "compare_models", "write_tables", "markdown", "plot"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,35 @@ def write_tables(rows: Sequence[Cell], comparisons: Sequence[PairedComparison], 
     payload = {**extra, "rows": [row.to_dict() for row in rows], "paired": [asdict(c) for c in comparisons]}
     paths = write_result_files(out_dir, "reproduction", payload, [_csv_record(row) for row in rows])
     atomic_write_bytes(out_dir / "reproduction.md", markdown(rows, comparisons, extra).encode())
-    return [*paths, out_dir / "reproduction.md"]
+    plot(rows, out_dir / "reproduction.png")
+    return [*paths, out_dir / "reproduction.md", out_dir / "reproduction.png"]
+
+
+def plot(rows: Sequence[Cell], path: Path) -> None:
+    """``path``: ours (mean, with the seeds' spread as error bars) beside the paper, per cell and metric."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(PAPER_METRICS), figsize=(max(6.0, 0.55 * len(rows) + 2), 4), squeeze=False)
+    labels = [f"{row.label}\n{row.dataset}" for row in rows]
+    positions = range(len(rows))
+    for axis, metric in zip(axes[0], PAPER_METRICS):
+        axis.bar([x - 0.2 for x in positions], [row.mean[metric] for row in rows], width=0.4, label="ours",
+                 yerr=[row.std[metric] for row in rows], capsize=3, color="tab:blue")
+        axis.bar([x + 0.2 for x in positions], [row.paper.get(metric, float("nan")) for row in rows], width=0.4,
+                 label="paper", color="tab:gray")
+        axis.set_xticks(list(positions), labels, rotation=60, ha="right", fontsize=7)
+        axis.set_title(f"test {metric} (%)")
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _csv_record(row: Cell) -> dict[str, Any]:

@@ -36,6 +36,7 @@ def test_short_reproduction_tabulates_compares_and_resumes(tmp_path: Path) -> No
     with (tmp_path / "reproduction.csv").open() as handle:
         assert [r["model"] for r in csv.DictReader(handle)] == ["tagnn", "tagnnpp"]
     text = (tmp_path / "reproduction.md").read_text()
+    assert (tmp_path / "reproduction.png").read_bytes()[:4] == b"\x89PNG"
     assert "| synthetic | TAGNN++ | 1 |" in text and "Paired tests" in text
     assert "dim 16 (preset 100); epochs 2 (preset 30); max_train_batches 3" in text  # shortened runs say so
 
