@@ -77,6 +77,43 @@ _LESSR_SETTINGS = {"dim": 32, "num_layers": 3, "dropout": 0.2, "max_norm": 1.0}
 # non-hybrid readout, lr 1e-3, L2 1e-5, 30 epochs; every SR-GNN-family code steps its schedule one epoch early.
 _CODE = replace(_SRGNN, lr_step_offset=1)
 _TAGNNPP_CODE = replace(_CODE, batch_size=50)
+# GC-SAN (Xu et al., IJCAI 2019; docs/MODELS.md §3.8.5). Block (§3 of the paper): one head, d x d feed-forward --
+# fixed by the part. omega: the paper's parameter study suggests 0.4-0.8 (as RecBole's GCSAN config quotes it);
+# 0.6, k = 1 block and dropout 0.2 (a rate the paper does not give) are RecBole's and RecBole-GNN's values.
+# Training: the SR-GNN protocol on whose split and code GC-SAN reports -- d 100, Adam lr 1e-3 x 0.1 every 3
+# epochs, L2 1e-5, batch 100, 30 epochs (*unverified* against the paper's parameter-setup text).
+_GCSAN = Preset({"dim": 100, "gnn_steps": 1, "num_layers": 1, "dropout": 0.2, "causal": False, "omega": 0.6},
+                _SRGNN)
+# NARM (Li et al., CIKM 2017; docs/MODELS.md §3.8.6): the paper's implementation details (§4) and the released
+# code's `train_gru` defaults agree -- item embedding 50, one GRU layer of 100 units, dropout 0.25 between
+# embedding and GRU and 0.5 between attention and bilinear decoder, Adam lr 1e-3, batch 512, 30 epochs; the code
+# has no L2 and no schedule, and its patience (100 epochs) never stops its 30 epochs. Same values on every dataset.
+_NARM = Preset({"dim": 50, "hidden_size": 100, "embedding_dropout": 0.25, "context_dropout": 0.5},
+               replace(_SRGNN, batch_size=512, epochs=30, lr=1e-3, weight_decay=0.0, lr_step=0, patience=30))
+
+# GRU4Rec (Hidasi et al., ICLR 2016; docs/MODELS.md §3.8.1). The paper's networks have 100 (and 1000) GRU units
+# and one-hot inputs, trained with Adagrad on session-parallel mini-batches and sampled TOP1 / BPR losses; none of
+# that carries over to the zoo's protocol (prefix examples, full cross-entropy, Adam). A 100-wide embedding for the
+# 100 units; lr 1e-2 and dropout 0.3 on the embeddings are [RB]'s tuned GRU4Rec (docs/MODELS.md §6.4, Adam and
+# cross-entropy as here; with lr 1e-3 it learns far slower); batch 100, no L2, no schedule: our choice.
+_GRU4REC = Preset({"dim": 100, "hidden_size": 100, "input_dropout": 0.3, "hidden_dropout": 0.0},
+                  replace(_SRGNN, batch_size=100, lr=1e-2, weight_decay=0.0, lr_step=0))
+# STAMP (Liu et al., KDD 2018; docs/MODELS.md §3.8.2): the released code's config/nn_param.conf, [stamp_cikm] and
+# [stamp_rsc] alike -- embedding 100, batch 512, lr 3e-3, 10 epochs, a constant rate ("update_lr": false); its
+# model file adds no L2 term (its Adam wrapper, basic_layer/NN_adam.py, is not among the files we could read).
+# Its gradient-norm clipping (110 / 150) and N(0, 0.05) / N(0, 0.002) initialisation are not reproduced.
+_STAMP = Preset({"dim": 100}, replace(_SRGNN, batch_size=512, lr=3e-3, weight_decay=0.0, lr_step=0, epochs=10))
+# RepeatNet (Ren et al., AAAI 2019; docs/MODELS.md §3.8.3). Released code (RepeatNet-pytorch, RepeatNet/Run.py and
+# Model.py): batch 1024, Adam at its default lr 1e-3 and no L2, dropout 0.5 on the embeddings and on the GRU
+# states. Paper (*unverified* against its text): 100-wide embedding and GRU (the code's demo uses 128), the rate
+# halved every 3 epochs, gradients clipped to [-5, 5] (the trainer has no clipping). 30 epochs: our choice.
+_REPEATNET = Preset({"dim": 100, "hidden_size": 100, "input_dropout": 0.5, "hidden_dropout": 0.5},
+                    replace(_SRGNN, batch_size=1024, lr=1e-3, weight_decay=0.0, lr_step=3, lr_gamma=0.5))
+# CSRM (Wang et al., SIGIR 2019; docs/MODELS.md §3.8.4): the released code's main.py defaults -- embedding and GRU
+# width 150 (its comments give 50 / 100 as the initial values), memory of 512 sessions, batch 512, Adam lr 5e-4,
+# 50 epochs, patience 10, keep probabilities 0.75 (embeddings) and 0.5 (before the decoder); no L2, no schedule.
+_CSRM = Preset({"dim": 150, "hidden_size": 150, "input_dropout": 0.25, "memory_size": 512, "readout_dropout": 0.5},
+               replace(_SRGNN, batch_size=512, lr=5e-4, weight_decay=0.0, lr_step=0, epochs=50, patience=10))
 
 _PRESETS: dict[tuple[str, str], Preset] = {
     ("srgnn", "*"): Preset(training=_SRGNN),
@@ -91,6 +128,12 @@ _PRESETS: dict[tuple[str, str], Preset] = {
     ("lessr", "*"): Preset(_LESSR_SETTINGS, _LESSR),
     ("lessr", "diginetica"): Preset({**_LESSR_SETTINGS, "num_layers": 4}, _LESSR),
     ("pop", "*"): Preset(training=replace(_SRGNN, epochs=0)),
+    ("gcsan", "*"): _GCSAN,
+    ("narm", "*"): _NARM,
+    ("gru4rec", "*"): _GRU4REC,
+    ("stamp", "*"): _STAMP,
+    ("repeatnet", "*"): _REPEATNET,
+    ("csrm", "*"): _CSRM,
     ("srgnn_ref", "*"): Preset(training=_CODE),
     ("tagnn_ref", "*"): Preset(training=_CODE),
     ("tagnnpp_ref", "*"): Preset({"dim": 100, "heads": 2, "dropout": 0.1, "hybrid": False}, _TAGNNPP_CODE),
@@ -157,11 +200,12 @@ def parse_setting(text: str, default: Any) -> Any:  # noqa: ANN401 - a setting's
 
 
 def _validate(settings: Mapping[str, Any], training: TrainingSettings) -> None:
-    for key in ("dim", "heads", "num_layers", "gnn_steps"):
+    for key in ("dim", "heads", "num_layers", "gnn_steps", "hidden_size", "memory_size"):
         if key in settings and settings[key] < 1:
             raise ConfigError(f"{key} must be at least 1, got {settings[key]}")
-    if "dropout" in settings and not 0 <= settings["dropout"] < 1:
-        raise ConfigError(f"dropout must be in [0, 1), got {settings['dropout']}")
+    for key in (k for k in settings if k.endswith("dropout")):  # dropout, input_dropout, ...
+        if not 0 <= settings[key] < 1:
+            raise ConfigError(f"{key} must be in [0, 1), got {settings[key]}")
     if training.batch_size < 1 or training.epochs < 0 or training.lr <= 0:
         raise ConfigError(f"invalid batch_size/epochs/lr: {training.batch_size}, {training.epochs}, {training.lr}")
     if training.optimizer not in ("adam", "adamw"):

@@ -54,6 +54,38 @@ register_part(PartSpec("readout", "lessr_attention", f"{_NN}.readout:LessrReadou
 register_part(PartSpec("scorer", "dot", f"{_NN}.dot_scorer:DotScorer", "session vector . item embedding"))
 register_part(PartSpec("scorer", "target_attention", f"{_NN}.target_attention:TargetAttentionScorer",
                        "TAGNN's target attention: the clicks re-weighted for every candidate"))
+# GC-SAN (sbrzoo/nn/gcsan.py) and NARM (sbrzoo/nn/narm.py): one part file each, docs/MODELS.md §3.8.5, §3.8.6.
+register_part(PartSpec("sequence_encoder", "self_attention", f"{_NN}.gcsan:SelfAttentionBlocks",
+                       "GC-SAN's k single-head self-attention blocks with a residual feed-forward",
+                       settings={"num_layers": 1, "dropout": 0.2, "causal": False}))
+register_part(PartSpec("readout", "weighted_last", f"{_NN}.gcsan:WeightedLastReadout",
+                       "GC-SAN's omega * last click's attention state + (1 - omega) * its GNN state",
+                       settings={"omega": 0.6}))
+register_part(PartSpec("sequence_encoder", "narm_gru", f"{_NN}.narm:NarmEncoder",
+                       "NARM's GRU over the click embeddings (after embedding dropout)",
+                       settings={"hidden_size": 100, "embedding_dropout": 0.25}))
+register_part(PartSpec("readout", "narm_attention", f"{_NN}.narm:NarmReadout",
+                       "NARM's last GRU state and attention over the states, projected by its bilinear B",
+                       settings={"context_dropout": 0.5}))
+
+# GRU4Rec, STAMP, RepeatNet, CSRM (sbrzoo/nn/gru4rec.py, stamp.py, repeatnet.py, csrm.py): docs/MODELS.md §3.8.1-§3.8.4.
+register_part(PartSpec("sequence_encoder", "click_gru", f"{_NN}.gru4rec:ClickGRU",
+                       "one GRU layer over the clicks, dropout on its input and output (GRU4Rec, RepeatNet)",
+                       settings={"hidden_size": 100, "input_dropout": 0.0, "hidden_dropout": 0.0}))
+register_part(PartSpec("readout", "last_hidden", f"{_NN}.gru4rec:LastHiddenReadout",
+                       "the last click's state, projected to the embedding width when it differs (GRU4Rec)"))
+register_part(PartSpec("readout", "stamp_attention", f"{_NN}.stamp:StampReadout",
+                       "STAMP: attention with last click and mean, tanh(W_s m_a) * tanh(W_t m_t)"))
+register_part(PartSpec("readout", "explore_attention", f"{_NN}.repeatnet:ExploreReadout",
+                       "RepeatNet's explore decoder: W_c [attention over the states; last state]"))
+register_part(PartSpec("scorer", "repeat_explore", f"{_NN}.repeatnet:RepeatExploreScorer",
+                       "RepeatNet's mixture of the repeat and explore decoders (log-probabilities)"))
+register_part(PartSpec("sequence_encoder", "twin_gru", f"{_NN}.csrm:TwinGRU",
+                       "CSRM's global and local GRUs side by side over the click embeddings",
+                       settings={"hidden_size": 100, "input_dropout": 0.0}))
+register_part(PartSpec("readout", "csrm_memory", f"{_NN}.csrm:CsrmReadout",
+                       "CSRM: NARM's inner encoder + an outer memory of recent sessions, gated, bilinear",
+                       settings={"memory_size": 512, "readout_dropout": 0.0}))
 
 # -- models -----------------------------------------------------------------------------------------
 register(ModelSpec(
@@ -110,6 +142,51 @@ register(ModelSpec(
     reference={"diginetica": {"HR@20": 51.71, "MRR@20": 18.15}, "yoochoose1_64": {"HR@20": 70.64, "MRR@20": 30.97}},
 ))
 
+register(ModelSpec(
+    "gcsan", "GC-SAN", "GC-SAN: gated GNN + k self-attention blocks; the last click's two states mixed by omega",
+    "gcsan",
+    node_encoders=("gated_gnn",), sequence_encoders=("self_attention",), readout="weighted_last",
+    paper="Xu et al., Graph Contextualized Self-Attention Network for Session-based Recommendation, IJCAI 2019",
+    reference={"diginetica": {"HR@20": 51.70, "MRR@20": 17.61}, "yoochoose1_64": {"HR@20": 70.66, "MRR@20": 30.04}},
+))
+
+register(ModelSpec(
+    "narm", "NARM", "NARM: GRU encoder, last state + attention over the states, bilinear decoder", "narm",
+    sequence_encoders=("narm_gru",), readout="narm_attention",
+    paper="Li et al., Neural Attentive Session-based Recommendation, CIKM 2017, arXiv:1711.04725",
+    reference={"diginetica": {"HR@20": 49.70, "MRR@20": 16.17}, "yoochoose1_64": {"HR@20": 68.32, "MRR@20": 28.63}},
+))
+
+register(ModelSpec(
+    "gru4rec", "GRU4Rec", "GRU4Rec: a GRU over the clicks, its last state scored against the items", "gru4rec",
+    sequence_encoders=("click_gru",), readout="last_hidden",
+    paper="Hidasi et al., Session-based Recommendations with Recurrent Neural Networks, ICLR 2016, arXiv:1511.06939",
+    reference={"diginetica": {"HR@20": 29.45, "MRR@20": 8.33}, "yoochoose1_64": {"HR@20": 60.64, "MRR@20": 22.89}},
+))
+
+register(ModelSpec(
+    "stamp", "STAMP", "STAMP: attention with the last click and the session mean, trilinear scores", "stamp",
+    readout="stamp_attention",
+    paper="Liu et al., STAMP: Short-Term Attention/Memory Priority Model for Session-based Recommendation, KDD 2018",
+    # not in the TAGNN++ Table I: the figures are those the SR-GNN paper reports for STAMP (Wu et al., AAAI 2019)
+    reference={"diginetica": {"HR@20": 45.64, "MRR@20": 14.32}, "yoochoose1_64": {"HR@20": 68.74, "MRR@20": 29.67}},
+))
+
+register(ModelSpec(
+    "repeatnet", "RepeatNet", "RepeatNet: a GRU, then a mixture of repeat (own items) and explore decoders",
+    "repeatnet", sequence_encoders=("click_gru",), readout="explore_attention", scorer="repeat_explore",
+    paper="Ren et al., RepeatNet: A Repeat Aware Neural Recommendation Machine for Session-based Recommendation, "
+          "AAAI 2019, arXiv:1812.02646",
+    reference={"diginetica": {"HR@20": 47.79, "MRR@20": 17.66}, "yoochoose1_64": {"HR@20": 70.71, "MRR@20": 31.03}},
+))
+
+register(ModelSpec(
+    "csrm", "CSRM", "CSRM: NARM-like encoders + an outer memory of recent sessions, fused by a gate", "csrm",
+    sequence_encoders=("twin_gru",), readout="csrm_memory",
+    paper="Wang et al., A Collaborative Session-based Recommendation Approach with Parallel Memory Modules, SIGIR 2019",
+    reference={"diginetica": {"HR@20": 50.55, "MRR@20": 16.38}, "yoochoose1_64": {"HR@20": 71.45, "MRR@20": 30.36}},
+))
+
 
 # -- the released code's behaviour, as variants (docs/MODELS.md §9.2) --------------------------------
 def _released_code(spec: ModelSpec) -> ModelSpec:
@@ -141,24 +218,36 @@ from sbrzoo.models.neighbourhood.presets import DEFAULTS as _COUNTING  # noqa: E
 
 _NB = "sbrzoo.models.neighbourhood"
 _UMUAI = "Ludewig & Jannach, Evaluation of Session-based Recommendation Algorithms, UMUAI 2018, arXiv:1803.09587"
-register(ModelSpec("spop", "S-POP", "S-POP: the session's own items by clicks in it, then global popularity", "spop",
-                   model_class=f"{_NB}.item_based:SessionPop", own_settings=_COUNTING["spop"],
-                   paper="Hidasi et al., Session-based Recommendations with Recurrent Neural Networks, ICLR 2016 (S-POP baseline)",
-                   reference={"diginetica": {"HR@20": 21.06, "MRR@20": 13.68}, "yoochoose1_64": {"HR@20": 30.44, "MRR@20": 18.35}}))
-register(ModelSpec("itemknn", "Item-KNN", "Item-kNN: items co-occurring with the last click in training sessions", "itemknn",
-                   model_class=f"{_NB}.item_based:ItemKNN", own_settings=_COUNTING["itemknn"],
-                   paper="Sarwar et al., Item-based Collaborative Filtering Recommendation Algorithms, WWW 2001",
-                   reference={"diginetica": {"HR@20": 35.75, "MRR@20": 11.57}, "yoochoose1_64": {"HR@20": 51.60, "MRR@20": 21.81}}))
-register(ModelSpec("sknn", "SKNN", "SKNN: items of the k most similar recent training sessions (cosine)", "sknn",
-                   model_class=f"{_NB}.session_knn:SKNN", own_settings=_COUNTING["sknn"],
-                   paper="Jannach & Ludewig, When Recurrent Neural Networks meet the Neighborhood for Session-Based "
-                         "Recommendation, RecSys 2017"))
-register(ModelSpec("vsknn", "V-SKNN", "V-SKNN: SKNN with position-decayed weights of the session's clicks", "vsknn",
-                   model_class=f"{_NB}.session_knn:VSKNN", own_settings=_COUNTING["vsknn"], paper=_UMUAI))
-register(ModelSpec("stan", "STAN", "STAN: SKNN with decays for click position, neighbour recency, item distance", "stan",
-                   model_class=f"{_NB}.session_knn:STAN", own_settings=_COUNTING["stan"],
-                   paper="Garg et al., Sequence and Time Aware Neighborhood for Session-based Recommendations, SIGIR 2019"))
-register(ModelSpec("sr", "SR", "SR: sequential rules from the last click to the items that followed it", "sr",
-                   model_class=f"{_NB}.item_based:SequentialRules", own_settings=_COUNTING["sr"],
-                   paper="Kamehkhosh et al., A Comparison of Frequent Pattern Techniques and a Deep Learning Method "
-                         "for Session-Based Recommendation, TempRec@RecSys 2017"))
+register(ModelSpec(
+    "spop", "S-POP", "S-POP: the session's own items by clicks in it, then global popularity", "spop",
+    model_class=f"{_NB}.item_based:SessionPop", own_settings=_COUNTING["spop"],
+    paper="Hidasi et al., Session-based Recommendations with Recurrent Neural Networks, ICLR 2016 (S-POP baseline)",
+    reference={"diginetica": {"HR@20": 21.06, "MRR@20": 13.68}, "yoochoose1_64": {"HR@20": 30.44, "MRR@20": 18.35}},
+))
+register(ModelSpec(
+    "itemknn", "Item-KNN", "Item-kNN: items co-occurring with the last click in training sessions", "itemknn",
+    model_class=f"{_NB}.item_based:ItemKNN", own_settings=_COUNTING["itemknn"],
+    paper="Sarwar et al., Item-based Collaborative Filtering Recommendation Algorithms, WWW 2001",
+    reference={"diginetica": {"HR@20": 35.75, "MRR@20": 11.57}, "yoochoose1_64": {"HR@20": 51.60, "MRR@20": 21.81}},
+))
+register(ModelSpec(
+    "sknn", "SKNN", "SKNN: items of the k most similar recent training sessions (cosine)", "sknn",
+    model_class=f"{_NB}.session_knn:SKNN", own_settings=_COUNTING["sknn"],
+    paper="Jannach & Ludewig, When Recurrent Neural Networks meet the Neighborhood for Session-Based "
+          "Recommendation, RecSys 2017",
+))
+register(ModelSpec(
+    "vsknn", "V-SKNN", "V-SKNN: SKNN with position-decayed weights of the session's clicks", "vsknn",
+    model_class=f"{_NB}.session_knn:VSKNN", own_settings=_COUNTING["vsknn"], paper=_UMUAI,
+))
+register(ModelSpec(
+    "stan", "STAN", "STAN: SKNN with decays for click position, neighbour recency, item distance", "stan",
+    model_class=f"{_NB}.session_knn:STAN", own_settings=_COUNTING["stan"],
+    paper="Garg et al., Sequence and Time Aware Neighborhood for Session-based Recommendations, SIGIR 2019",
+))
+register(ModelSpec(
+    "sr", "SR", "SR: sequential rules from the last click to the items that followed it", "sr",
+    model_class=f"{_NB}.item_based:SequentialRules", own_settings=_COUNTING["sr"],
+    paper="Kamehkhosh et al., A Comparison of Frequent Pattern Techniques and a Deep Learning Method "
+          "for Session-Based Recommendation, TempRec@RecSys 2017",
+))
