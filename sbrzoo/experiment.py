@@ -95,6 +95,7 @@ def load_run(run_dir: Path, *, device: str | None = None, backend: str | None = 
     dataset = load_run_dataset(config)
     check_same_data(run_dir, data_fingerprint(dataset))
     model = create_model(config.model, dataset.num_items, config.settings).to(config.device)
+    model.fit_statistics(dataset.train)  # a counting model's statistics set the shapes of its buffers
     load_weights(model, best["state_dict"], path)
     return LoadedRun(run_dir, config, dataset, model.eval(), int(best["epoch"]))
 

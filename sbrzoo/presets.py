@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sbrzoo.errors import ConfigError
+from sbrzoo.models.neighbourhood.presets import dataset_presets
 
 __all__ = ["TrainingSettings", "Preset", "preset_for", "resolve_settings", "parse_setting", "TRAINING_FIELDS"]
 
@@ -142,6 +143,10 @@ _PRESETS: dict[tuple[str, str], Preset] = {
     ("tagnnpp_ref", "yoochoose1_4"): Preset({"dim": 120, "heads": 2, "dropout": 0.1, "hybrid": False},
                                             replace(_TAGNNPP_CODE, batch_size=75)),
 }
+
+
+# The counting baselines' settings per dataset, with their sources (session-rec's published configurations).
+_PRESETS |= {key: Preset(settings) for key, settings in dataset_presets().items()}
 
 
 def preset_for(preset: str, dataset: str) -> Preset:
