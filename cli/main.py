@@ -8,11 +8,15 @@ import sys
 import click
 
 from cli.ablation import ablation_command
+from cli.curves import curves_command
 from cli.data import data_group
 from cli.datasets import datasets_command
 from cli.evaluate import evaluate_command
+from cli.export import export_command
 from cli.models import models_command
+from cli.recommend import recommend_command
 from cli.reproduce import reproduce_command
+from cli.serve import serve_command
 from cli.train import train_command
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -39,6 +43,10 @@ cli.add_command(models_command)
 cli.add_command(ablation_command)
 cli.add_command(reproduce_command)
 cli.add_command(data_group)
+cli.add_command(recommend_command)
+cli.add_command(export_command)
+cli.add_command(serve_command)
+cli.add_command(curves_command)
 
 
 def main() -> None:

@@ -1,0 +1,159 @@
+"""Training curves of a run from its ``metrics.json``: the per-epoch table and a PNG of the training loss
+and the validation HR@20 / MRR@20 by epoch, the selected epoch marked."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sbrzoo.errors import ConfigError, DataError
+
+__all__ = ["RunCurves", "load_curves", "curves_table", "plot_curves", "CURVE_METRICS"]
+
+CURVE_METRICS = ("HR@20", "MRR@20")
+
+
+@dataclass(frozen=True)
+class RunCurves:
+    """The epochs of one run.
+
+    Attributes:
+        model, dataset: What was trained.
+        epochs: One record per finished epoch, as the trainer wrote it (``epoch``, ``lr``,
+            ``train_loss``, ``train_seconds``, ``valid``: metrics, ``valid_seconds``; ``test`` with
+            ``--track-test``).
+        best_epoch: The selected epoch (None: none yet).
+        selected_on, select_metric: How it was selected.
+    """
+
+    model: str
+    dataset: str
+    epochs: list[dict[str, Any]]
+    best_epoch: int | None
+    selected_on: str | None
+    select_metric: str | None
+
+    @property
+    def split(self) -> str | None:
+        """The split whose metrics are drawn: validation, else the tracked test split, else none."""
+        for split in ("valid", "test"):
+            if any(isinstance(e.get(split), dict) for e in self.epochs):
+                return split
+        return None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat row per epoch: epoch, lr, train_loss, <split> HR@20 and MRR@20 (percent), seconds."""
+        rows = []
+        for record in self.epochs:
+            row = {"epoch": record.get("epoch"), "lr": record.get("lr"), "train_loss": record.get("train_loss")}
+            for split in ("valid", "test"):
+                metrics = record.get(split)
+                if isinstance(metrics, dict):
+                    row |= {f"{split} {m}": metrics.get(m) for m in CURVE_METRICS}
+            row["seconds"] = sum(float(record.get(k) or 0) for k in ("train_seconds", "valid_seconds",
+                                                                      "test_seconds"))
+            rows.append(row)
+        return rows
+
+
+def load_curves(run_dir: Path) -> RunCurves:
+    """Read ``run_dir/metrics.json`` (as data: JSON only).
+
+    Raises:
+        ConfigError: no run folder there. DataError: the file is not the trainer's JSON.
+    """
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: no metrics.json (not a run folder of `sbrzoo train`, or no epoch "
+                          "finished yet)")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: not readable JSON ({type(error).__name__}: {str(error)[:120]})") from None
+    epochs = record.get("epochs") if isinstance(record, dict) else None
+    if not isinstance(epochs, list) or not all(isinstance(e, dict) for e in epochs):
+        raise DataError(f"{path}: no \"epochs\" list of per-epoch records")
+    best = record.get("best_epoch")
+    return RunCurves(str(record.get("model", "?")), str(record.get("dataset", "?")), epochs,
+                     best if isinstance(best, int) and best > 0 else None, record.get("selected_on"),
+                     record.get("select_metric"))
+
+
+def curves_table(curves: RunCurves):  # noqa: ANN201 - rich Table
+    """The per-epoch table, the selected epoch starred."""
+    from rich.table import Table
+
+    rows = curves.rows()
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    note = f"* selected epoch ({curves.select_metric} on {curves.selected_on})" if curves.best_epoch else None
+    table = Table(title=f"{curves.model} on {curves.dataset}: {len(rows)} epochs (metrics in %)", caption=note)
+    for column in columns:
+        table.add_column(column, justify="left" if column == "epoch" else "right", no_wrap=True)
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            if column == "epoch":
+                cells.append(f"{value}{' *' if value == curves.best_epoch else ''}")
+            elif value is None:
+                cells.append("-")
+            elif column == "lr":
+                cells.append(f"{value:.3g}")
+            elif column == "train_loss":
+                cells.append(f"{value:.4f}")
+            elif column == "seconds":
+                cells.append(f"{value:.1f}")
+            else:
+                cells.append(f"{value:.2f}")
+        table.add_row(*cells)
+    return table
+
+
+def plot_curves(curves: RunCurves, path: Path, *, overwrite: bool = False) -> Path:
+    """Draw the training loss and the validation (else tracked test) HR@20 and MRR@20 by epoch into a
+    PNG at ``path``, the selected epoch marked; written atomically.
+
+    Raises:
+        ConfigError: ``path`` exists without ``overwrite``. DataError: no finished epoch.
+    """
+    from sbrzoo.data.pickles import atomic_write_bytes
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path} already exists; choose another file or replace it with --overwrite")
+    if not curves.epochs:
+        raise DataError("no finished epoch to draw")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, split = curves.rows(), curves.split
+    epochs = [row["epoch"] for row in rows]
+    figure, axes = plt.subplots(1, 2 if split else 1, figsize=(10 if split else 5, 3.6), squeeze=False)
+    loss_axis = axes[0][0]
+    loss_axis.plot(epochs, [row["train_loss"] for row in rows], marker="o", color="tab:red")
+    loss_axis.set(title="training loss", xlabel="epoch", ylabel="loss")
+    if split:
+        axis = axes[0][1]
+        for metric, colour in zip(CURVE_METRICS, ("tab:blue", "tab:green"), strict=True):
+            axis.plot(epochs, [row.get(f"{split} {metric}") for row in rows], marker="o", color=colour,
+                      label=metric)
+        axis.set(title=f"{'validation' if split == 'valid' else 'test'} metrics", xlabel="epoch", ylabel="%")
+        axis.legend()
+    for axis in axes[0]:
+        if curves.best_epoch is not None:
+            axis.axvline(curves.best_epoch, color="grey", linestyle="--", linewidth=1, label="selected")
+        axis.grid(alpha=0.3)
+        axis.xaxis.get_major_locator().set_params(integer=True)
+    figure.suptitle(f"{curves.model} on {curves.dataset}" + (f" (selected epoch {curves.best_epoch})"
+                                                               if curves.best_epoch else ""))
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
