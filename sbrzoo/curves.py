@@ -4,37 +4,19 @@ and the validation HR@20 / MRR@20 by epoch, the selected epoch marked."""
 from __future__ import annotations
 
 import io
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sbrzoo.errors import ConfigError, DataError
+from sbrzoo.results import METRICS_FILE, RunRecord
 
 __all__ = ["RunCurves", "load_curves", "curves_table", "plot_curves", "CURVE_METRICS"]
 
 CURVE_METRICS = ("HR@20", "MRR@20")
 
 
-@dataclass(frozen=True)
-class RunCurves:
-    """The epochs of one run.
-
-    Attributes:
-        model, dataset: What was trained.
-        epochs: One record per finished epoch, as the trainer wrote it (``epoch``, ``lr``,
-            ``train_loss``, ``train_seconds``, ``valid``: metrics, ``valid_seconds``; ``test`` with
-            ``--track-test``).
-        best_epoch: The selected epoch (None: none yet).
-        selected_on, select_metric: How it was selected.
-    """
-
-    model: str
-    dataset: str
-    epochs: list[dict[str, Any]]
-    best_epoch: int | None
-    selected_on: str | None
-    select_metric: str | None
+class RunCurves(RunRecord):
+    """The epochs of one run (its :class:`~sbrzoo.results.RunRecord`), as rows and curves."""
 
     @property
     def split(self) -> str | None:
@@ -65,21 +47,14 @@ def load_curves(run_dir: Path) -> RunCurves:
     Raises:
         ConfigError: no run folder there. DataError: the file is not the trainer's JSON.
     """
-    path = Path(run_dir) / "metrics.json"
+    path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         raise ConfigError(f"{run_dir}: no metrics.json (not a run folder of `sbrzoo train`, or no epoch "
                           "finished yet)")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{path}: not readable JSON ({type(error).__name__}: {str(error)[:120]})") from None
-    epochs = record.get("epochs") if isinstance(record, dict) else None
-    if not isinstance(epochs, list) or not all(isinstance(e, dict) for e in epochs):
-        raise DataError(f"{path}: no \"epochs\" list of per-epoch records")
-    best = record.get("best_epoch")
-    return RunCurves(str(record.get("model", "?")), str(record.get("dataset", "?")), epochs,
-                     best if isinstance(best, int) and best > 0 else None, record.get("selected_on"),
-                     record.get("select_metric"))
+    curves = RunCurves.load(run_dir)
+    if curves is None or not isinstance(curves.epochs, list) or not all(isinstance(e, dict) for e in curves.epochs):
+        raise DataError(f"{path}: not the trainer's record (readable JSON with an \"epochs\" list of records)")
+    return curves
 
 
 def curves_table(curves: RunCurves):  # noqa: ANN201 - rich Table
