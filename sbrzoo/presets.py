@@ -89,20 +89,21 @@ _GCSAN = Preset({"dim": 100, "gnn_steps": 1, "num_layers": 1, "dropout": 0.2, "c
 # code's `train_gru` defaults agree -- item embedding 50, one GRU layer of 100 units, dropout 0.25 between
 # embedding and GRU and 0.5 between attention and bilinear decoder, Adam lr 1e-3, batch 512, 30 epochs; the code
 # has no L2 and no schedule, and its patience (100 epochs) never stops its 30 epochs. Same values on every dataset.
-_NARM = Preset({"dim": 50, "hidden_size": 100, "embedding_dropout": 0.25, "context_dropout": 0.5},
+_NARM = Preset({"dim": 50, "hidden_size": 100, "input_dropout": 0.25, "context_dropout": 0.5},
                replace(_SRGNN, batch_size=512, epochs=30, lr=1e-3, weight_decay=0.0, lr_step=0, patience=30))
 
-# GRU4Rec (Hidasi et al., ICLR 2016; docs/MODELS.md §3.8.1). The paper's networks have 100 (and 1000) GRU units
-# and one-hot inputs, trained with Adagrad on session-parallel mini-batches and sampled TOP1 / BPR losses; none of
-# that carries over to the zoo's protocol (prefix examples, full cross-entropy, Adam). A 100-wide embedding for the
-# 100 units; lr 1e-2 and dropout 0.3 on the embeddings are [RB]'s tuned GRU4Rec (docs/MODELS.md §6.4, Adam and
-# cross-entropy as here; with lr 1e-3 it learns far slower); batch 100, no L2, no schedule: our choice.
+# GRU4Rec (Hidasi et al., ICLR 2016; docs/MODELS.md §3.8.1). The paper's networks (*unverified* against its text)
+# have 100 (and 1000) GRU units and one-hot inputs, trained with Adagrad on session-parallel mini-batches and
+# sampled TOP1 / BPR losses; none of that carries over to the zoo's protocol (prefix examples, full cross-entropy,
+# Adam). A 100-wide embedding for the 100 units; lr 1e-2 and dropout 0.3 on the embeddings are [RB]'s tuned
+# GRU4Rec (docs/MODELS.md §6.4, Adam and cross-entropy as here; with lr 1e-3 it learns far slower); batch 100,
+# no L2, no schedule: our choice.
 _GRU4REC = Preset({"dim": 100, "hidden_size": 100, "input_dropout": 0.3, "hidden_dropout": 0.0},
                   replace(_SRGNN, batch_size=100, lr=1e-2, weight_decay=0.0, lr_step=0))
 # STAMP (Liu et al., KDD 2018; docs/MODELS.md §3.8.2): the released code's config/nn_param.conf, [stamp_cikm] and
 # [stamp_rsc] alike -- embedding 100, batch 512, lr 3e-3, 10 epochs, a constant rate ("update_lr": false); its
 # model file adds no L2 term (its Adam wrapper, basic_layer/NN_adam.py, is not among the files we could read).
-# Its gradient-norm clipping (110 / 150) and N(0, 0.05) / N(0, 0.002) initialisation are not reproduced.
+# Its max_grad_norm (110 / 150) and stddev 0.05 / emb_stddev 0.002 initialisation are not reproduced.
 _STAMP = Preset({"dim": 100}, replace(_SRGNN, batch_size=512, lr=3e-3, weight_decay=0.0, lr_step=0, epochs=10))
 # RepeatNet (Ren et al., AAAI 2019; docs/MODELS.md §3.8.3). Released code (RepeatNet-pytorch, RepeatNet/Run.py and
 # Model.py): batch 1024, Adam at its default lr 1e-3 and no L2, dropout 0.5 on the embeddings and on the GRU
@@ -111,9 +112,12 @@ _STAMP = Preset({"dim": 100}, replace(_SRGNN, batch_size=512, lr=3e-3, weight_de
 _REPEATNET = Preset({"dim": 100, "hidden_size": 100, "input_dropout": 0.5, "hidden_dropout": 0.5},
                     replace(_SRGNN, batch_size=1024, lr=1e-3, weight_decay=0.0, lr_step=3, lr_gamma=0.5))
 # CSRM (Wang et al., SIGIR 2019; docs/MODELS.md §3.8.4): the released code's main.py defaults -- embedding and GRU
-# width 150 (its comments give 50 / 100 as the initial values), memory of 512 sessions, batch 512, Adam lr 5e-4,
+# width 150 (its comments give 50 / 100 as the initial values), memory_size 512, batch 512, Adam lr 5e-4,
 # 50 epochs, patience 10, keep probabilities 0.75 (embeddings) and 0.5 (before the decoder); no L2, no schedule.
-_CSRM = Preset({"dim": 150, "hidden_size": 150, "input_dropout": 0.25, "memory_size": 512, "readout_dropout": 0.5},
+# The memory holds the 512 most recent training sessions, all of them read; the code stores its last 10,000 and
+# reads the 512 most similar (memory_size=10000, memory_neighbours=512 here).
+_CSRM = Preset({"dim": 150, "hidden_size": 150, "input_dropout": 0.25, "memory_size": 512, "memory_neighbours": 0,
+                "readout_dropout": 0.5},
                replace(_SRGNN, batch_size=512, lr=5e-4, weight_decay=0.0, lr_step=0, epochs=50, patience=10))
 
 _PRESETS: dict[tuple[str, str], Preset] = {

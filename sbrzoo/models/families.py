@@ -61,16 +61,13 @@ register_part(PartSpec("sequence_encoder", "self_attention", f"{_NN}.gcsan:SelfA
 register_part(PartSpec("readout", "weighted_last", f"{_NN}.gcsan:WeightedLastReadout",
                        "GC-SAN's omega * last click's attention state + (1 - omega) * its GNN state",
                        settings={"omega": 0.6}))
-register_part(PartSpec("sequence_encoder", "narm_gru", f"{_NN}.narm:NarmEncoder",
-                       "NARM's GRU over the click embeddings (after embedding dropout)",
-                       settings={"hidden_size": 100, "embedding_dropout": 0.25}))
 register_part(PartSpec("readout", "narm_attention", f"{_NN}.narm:NarmReadout",
                        "NARM's last GRU state and attention over the states, projected by its bilinear B",
                        settings={"context_dropout": 0.5}))
 
 # GRU4Rec, STAMP, RepeatNet, CSRM (sbrzoo/nn/gru4rec.py, stamp.py, repeatnet.py, csrm.py): docs/MODELS.md §3.8.1-§3.8.4.
 register_part(PartSpec("sequence_encoder", "click_gru", f"{_NN}.gru4rec:ClickGRU",
-                       "one GRU layer over the clicks, dropout on its input and output (GRU4Rec, RepeatNet)",
+                       "one GRU layer over the clicks, dropout on its input and output (GRU4Rec, NARM, RepeatNet)",
                        settings={"hidden_size": 100, "input_dropout": 0.0, "hidden_dropout": 0.0}))
 register_part(PartSpec("readout", "last_hidden", f"{_NN}.gru4rec:LastHiddenReadout",
                        "the last click's state, projected to the embedding width when it differs (GRU4Rec)"))
@@ -85,7 +82,7 @@ register_part(PartSpec("sequence_encoder", "twin_gru", f"{_NN}.csrm:TwinGRU",
                        settings={"hidden_size": 100, "input_dropout": 0.0}))
 register_part(PartSpec("readout", "csrm_memory", f"{_NN}.csrm:CsrmReadout",
                        "CSRM: NARM's inner encoder + an outer memory of recent sessions, gated, bilinear",
-                       settings={"memory_size": 512, "readout_dropout": 0.0}))
+                       settings={"memory_size": 512, "memory_neighbours": 0, "readout_dropout": 0.0}))
 
 # -- models -----------------------------------------------------------------------------------------
 register(ModelSpec(
@@ -116,7 +113,8 @@ TAGNNPP = register(replace(
 
 # Table II: each row removes exactly one part of TAGNN++.
 TABLE_II = [
-    register(replace(TAGNNPP, name="tagnnpp_no_agc", label="TAGNN++ - AGC", agc=False, description="TAGNN++ without AGC",
+    register(replace(TAGNNPP, name="tagnnpp_no_agc", label="TAGNN++ - AGC", agc=False,
+                     description="TAGNN++ without AGC",
                      reference={"diginetica": {"HR@20": 51.57, "MRR@20": 17.65},
                                 "yoochoose1_64": {"HR@20": 71.80, "MRR@20": 31.41}})),
     register(replace(TAGNNPP, name="tagnnpp_no_gnn", label="TAGNN++ - GNN", node_encoders=(),
@@ -152,7 +150,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     "narm", "NARM", "NARM: GRU encoder, last state + attention over the states, bilinear decoder", "narm",
-    sequence_encoders=("narm_gru",), readout="narm_attention",
+    sequence_encoders=("click_gru",), readout="narm_attention",
     paper="Li et al., Neural Attentive Session-based Recommendation, CIKM 2017, arXiv:1711.04725",
     reference={"diginetica": {"HR@20": 49.70, "MRR@20": 16.17}, "yoochoose1_64": {"HR@20": 68.32, "MRR@20": 28.63}},
 ))
@@ -209,7 +207,7 @@ for _spec in (SRGNN, TAGNN, TAGNNPP, *TABLE_II):  # tagnnpp_no_agc_ref = tagnnpp
     register(_released_code(_spec))
 
 # The rows of the paper's tables that the zoo has (sbrzoo reproduce / ablation defaults).
-TABLE_I_MODELS = ("srgnn", "tagnn", "lessr", "tagnnpp")
+TABLE_I_MODELS = ("gru4rec", "narm", "stamp", "repeatnet", "csrm", "srgnn", "gcsan", "tagnn", "lessr", "tagnnpp")
 TABLE_II_MODELS = ("tagnnpp", *(spec.name for spec in TABLE_II))
 
 # -- non-neural baselines, fitted by counting (sbrzoo/models/neighbourhood; issue 16) --------------------

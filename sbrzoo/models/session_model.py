@@ -91,8 +91,13 @@ class SessionModel(nn.Module):
         return self.scorer(self.readout(batch, state), self.item_table(), state)
 
     def loss(self, batch: SessionBatch) -> Tensor:
-        """Mean softmax cross-entropy over the N real items (class = target - 1)."""
-        return nn.functional.cross_entropy(self(batch), batch.targets - 1)
+        """Mean softmax cross-entropy over the N real items (class = target - 1). A scorer that returns
+        log-probabilities (``returns_log_probabilities = True``: RepeatNet's mixture, docs/MODELS.md §3.8.3)
+        is trained on their mean negative log-likelihood instead; either way the evaluator ranks by the output."""
+        scores = self(batch)
+        if getattr(self.scorer, "returns_log_probabilities", False):
+            return nn.functional.nll_loss(scores, batch.targets - 1)
+        return nn.functional.cross_entropy(scores, batch.targets - 1)
 
     def fit_statistics(self, train: Examples) -> None:
         """Nothing to count: a composition learns by gradient steps only."""

@@ -25,7 +25,8 @@ class ItemInput(nn.Module):
         super().__init__()
 
     def forward(self, batch: SessionBatch, embedding: nn.Embedding) -> SessionState:
-        return SessionState(nodes=embedding(batch.node_items), clicks=None, mask=batch.mask)
+        return SessionState(nodes=embedding(batch.node_items), clicks=None, mask=batch.mask,
+                            click_items=batch.seq_items)
 
 
 class MaxNormItemInput(ItemInput):

@@ -1,6 +1,6 @@
 """The parts of NARM (Li et al., CIKM 2017, "Neural Attentive Session-based Recommendation",
-https://arxiv.org/abs/1711.04725): the GRU over the click embeddings (a sequence encoder) and the
-global and local encoders with the bilinear decoder's projection (a readout, scored by ``dot``).
+https://arxiv.org/abs/1711.04725): its readout; the GRU over the click embeddings is GRU4Rec's `click_gru` part. The
+readout holds the global and local encoders with the bilinear decoder's projection (a readout, scored by ``dot``).
 Equations in docs/MODELS.md §3.8.6.
 """
 
@@ -12,46 +12,7 @@ from torch import Tensor, nn
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.nn.state import SessionState, Widths
 
-__all__ = ["NarmEncoder", "NarmReadout"]
-
-
-class NarmEncoder(nn.Module):
-    r"""NARM's recurrent encoder: a GRU over a session's click embeddings, after dropout on them.
-
-    .. math::
-        \tilde x_t = \mathrm{Dropout}_{p_e}(x_t), \qquad h_t = \mathrm{GRU}(\tilde x_t, h_{t-1}), \quad h_0 = 0
-
-    in PyTorch's form of the GRU: :math:`r = \sigma(W_{ir} x + b_{ir} + W_{hr} h + b_{hr})`,
-    :math:`z = \sigma(W_{iz} x + b_{iz} + W_{hz} h + b_{hz})`,
-    :math:`n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn}))`, :math:`h' = (1 - z) \odot n + z \odot h`.
-    (The released Theano code resets before the recurrent product, :math:`U_h (r \odot h)`, with hard
-    sigmoids and one bias; docs/MODELS.md §3.8.6.)
-
-    The GRU runs over the whole padded sequence: it reads left to right and padding only follows a
-    prefix, so the states of real clicks never see it; the states of padded clicks are set to zero.
-
-    As a sequence encoder it replaces ``state.clicks`` (width ``d``) by the hidden states (width ``H``).
-
-    Args:
-        widths: ``widths.clicks`` is the click-embedding width ``d``.
-        hidden_size: ``H``, the GRU's state width (``out_widths.clicks``).
-        embedding_dropout: ``p_e``, dropout on the click embeddings.
-
-    Shapes:
-        state.clicks (B, L, d), state.mask (B, L) -> state.clicks (B, L, H)
-    """
-
-    def __init__(self, widths: Widths, *, hidden_size: int = 100, embedding_dropout: float = 0.25) -> None:
-        super().__init__()
-        if hidden_size < 1:
-            raise ValueError(f"hidden_size must be at least 1, got {hidden_size}")
-        self.dropout = nn.Dropout(embedding_dropout)
-        self.gru = nn.GRU(widths.clicks, hidden_size, batch_first=True)
-        self.out_widths = widths.with_(clicks=hidden_size)
-
-    def forward(self, batch: SessionBatch, state: SessionState) -> SessionState:
-        hidden, _ = self.gru(self.dropout(state.clicks))
-        return state.with_(clicks=hidden * state.mask.unsqueeze(-1))
+__all__ = ["NarmReadout"]
 
 
 class NarmReadout(nn.Module):
@@ -68,7 +29,7 @@ class NarmReadout(nn.Module):
     :math:`v \in \mathbb{R}^H`, :math:`B \in \mathbb{R}^{d \times 2H}`, none with a bias.
 
     Args:
-        widths: ``widths.clicks`` is ``H`` (after a :class:`NarmEncoder`), ``widths.dim`` the item
+        widths: ``widths.clicks`` is ``H`` (after the ``click_gru`` part), ``widths.dim`` the item
             embedding width ``d``.
         context_dropout: ``p_c``, dropout on ``[c^g; c^l]``.
 

@@ -40,6 +40,8 @@ class SessionState:
             (reference-fidelity parts only), else None.
         padding_slots: (B,) float: padded positions the released code adds to each prefix (the split's
             longest prefix minus this one), else None.
+        click_items: (B, L) item id of every click, 0 past the prefix (``batch.seq_items``), for parts that
+            act on the session's own items (RepeatNet's repeat decoder); set by every input part.
     """
 
     nodes: Tensor
@@ -47,6 +49,7 @@ class SessionState:
     mask: Tensor
     padding: Tensor | None = None
     padding_slots: Tensor | None = None
+    click_items: Tensor | None = None
 
     def with_(self, **changes: Tensor | None) -> SessionState:
         return replace(self, **changes)

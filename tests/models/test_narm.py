@@ -71,23 +71,24 @@ def test_a_session_scores_the_same_alone_and_next_to_longer_ones() -> None:
 
 
 def test_widths_and_dropouts() -> None:
-    model = make_model(embedding_dropout=0.3, context_dropout=0.6)
+    model = make_model(input_dropout=0.3, context_dropout=0.6)
     encoder = model.sequence_encoders[0]
     assert (encoder.out_widths.dim, encoder.out_widths.clicks) == (8, 6)  # the GRU changes the click width
     assert model.readout.bilinear.weight.shape == (8, 12)  # B: d x 2H
-    assert (encoder.dropout.p, model.readout.dropout.p) == (0.3, 0.6)
+    assert (encoder.input_dropout.p, model.readout.dropout.p) == (0.3, 0.6)
     state = model.eval().encode(collate(PREFIXES, (), num_items=NUM_ITEMS))
     assert state.clicks.shape[-1] == 6 and torch.all(state.clicks[~state.mask] == 0)
 
 
 def test_registered_with_its_parts_and_the_papers_figures() -> None:
     spec = get_spec("narm")
-    assert spec.parts() == ["items", "narm_gru", "narm_attention", "dot"]
+    assert spec.parts() == ["items", "click_gru", "narm_attention", "dot"]
     assert spec.graph_kinds == ()
     assert spec.reference["yoochoose1_64"] == {"HR@20": 68.32, "MRR@20": 28.63}
     assert spec.reference["diginetica"] == {"HR@20": 49.70, "MRR@20": 16.17}
     settings, training = settings_for("narm", "yoochoose1_64")
-    assert settings == {"dim": 50, "hidden_size": 100, "embedding_dropout": 0.25, "context_dropout": 0.5}
+    assert settings == {"dim": 50, "hidden_size": 100, "input_dropout": 0.25, "hidden_dropout": 0.0,
+                        "context_dropout": 0.5}
     assert (training.optimizer, training.lr, training.batch_size, training.weight_decay, training.lr_step,
             training.epochs) == ("adam", 1e-3, 512, 0.0, 0, 30)
 

@@ -1,0 +1,130 @@
+"""RepeatNet's decoders (Ren et al., "RepeatNet: A Repeat Aware Neural Recommendation Machine for Session-based
+Recommendation", AAAI 2019, arXiv:1812.02646; docs/MODELS.md §3.8.3).
+
+The encoder is :class:`~sbrzoo.nn.gru4rec.ClickGRU`. The readout is the explore decoder's context; the
+scorer mixes the repeat and explore decoders into one distribution and returns its **log-probabilities**
+(``returns_log_probabilities = True``): the model's loss is their negative log-likelihood and the evaluator
+ranks by them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from sbrzoo.data.batch import SessionBatch
+from sbrzoo.nn.gru4rec import last_click
+from sbrzoo.nn.state import SessionState, Widths
+
+__all__ = ["AdditiveAttention", "ExploreReadout", "RepeatExploreScorer"]
+
+
+class AdditiveAttention(nn.Module):
+    r"""Log-weights of the clicks for the query ``h_ℓ``: :math:`\log \mathrm{softmax}_\tau\,
+    v^\top \tanh(W h_\ell + U h_\tau)` over the real clicks (-inf past the prefix). No biases, as in
+    the paper's equations.
+
+    Shapes:
+        clicks: (B, L, h); last: (B, h); mask: (B, L) -> (B, L)
+    """
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.query = nn.Linear(hidden, hidden, bias=False)  # W
+        self.key = nn.Linear(hidden, hidden, bias=False)  # U
+        self.score = nn.Linear(hidden, 1, bias=False)  # v
+
+    def forward(self, clicks: Tensor, last: Tensor, mask: Tensor) -> Tensor:
+        scores = self.score(torch.tanh(self.query(last).unsqueeze(1) + self.key(clicks))).squeeze(-1)
+        return torch.log_softmax(scores.masked_fill(~mask, float("-inf")), dim=1)
+
+
+class ExploreReadout(nn.Module):
+    r"""The explore decoder's session vector.
+
+    .. math::
+        c^I_e = \textstyle\sum_\tau \alpha^e_\tau h_\tau, \quad
+        \alpha^e = \mathrm{softmax}_\tau\, v_e^\top \tanh(W_e h_\ell + U_e h_\tau), \qquad
+        s = W_c\,[c^I_e ; h_\ell] \in \mathbb{R}^d
+
+    The paper's explore logits are :math:`\hat W_c [c^I_e ; h_\ell]` with a free matrix
+    :math:`\hat W_c \in \mathbb{R}^{N \times 2h}`; in the zoo every part is built before the catalogue
+    size is known, so the item embeddings factor it, :math:`\hat W_c = E\,W_c`, and the explore logits
+    are ``s · E_i`` (the bilinear decoder of NARM and CSRM).
+
+    Shapes:
+        state.clicks: (B, L, h) -> (B, d)
+    """
+
+    def __init__(self, widths: Widths) -> None:
+        super().__init__()
+        hidden = widths.clicks
+        self.attention = AdditiveAttention(hidden)
+        self.project = nn.Linear(2 * hidden, widths.dim, bias=False)  # W_c
+
+    def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
+        clicks = state.clicks
+        last = last_click(clicks, batch.lengths)
+        alpha = self.attention(clicks, last, state.mask).exp()
+        context = (alpha.unsqueeze(-1) * clicks).sum(dim=1)
+        return self.project(torch.cat([context, last], dim=1))
+
+
+class RepeatExploreScorer(nn.Module):
+    r"""The repeat/explore mixture, as log-probabilities of every item ``i = 1..N``.
+
+    .. math::
+        [P(r), P(e)] &= \mathrm{softmax}(W_m\, c_{re}), \quad c_{re} = \textstyle\sum_\tau \alpha^{re}_\tau h_\tau,
+            \quad \alpha^{re} = \mathrm{softmax}_\tau\, v_{re}^\top \tanh(W_{re} h_\ell + U_{re} h_\tau) \\
+        P(i \mid r) &= \textstyle\sum_{\tau:\, x_\tau = i} \alpha^r_\tau, \quad
+            \alpha^r = \mathrm{softmax}_\tau\, v_r^\top \tanh(W_r h_\ell + U_r h_\tau) \\
+        P(i \mid e) &= \mathrm{softmax}_i\,(s \cdot E_i + f_i), \quad
+            f_i = -\infty \text{ if } i \text{ is in the session} \\
+        \log P(i) &= \log\big(P(r)\,P(i \mid r) + P(e)\,P(i \mid e)\big)
+
+    computed in the log domain (``logaddexp`` of the two terms, the repeat sum as a per-item
+    ``logsumexp``), so every item gets a finite log-probability: the session's items through the repeat
+    decoder, the others through the explore decoder. A session holding every item of the catalogue
+    (tiny catalogues only) leaves the explore softmax unmasked rather than empty.
+
+    Args:
+        widths: ``widths.clicks`` is the GRU width ``h``.
+
+    Shapes:
+        session: (B, d) from :class:`ExploreReadout`; items: (N, d); state.clicks (B, L, h),
+        state.click_items (B, L) -> (B, N) log-probabilities
+    """
+
+    returns_log_probabilities = True
+
+    def __init__(self, widths: Widths) -> None:
+        super().__init__()
+        hidden = widths.clicks
+        self.mode_attention = AdditiveAttention(hidden)
+        self.mode = nn.Linear(hidden, 2, bias=False)  # W_m: [repeat, explore]
+        self.repeat_attention = AdditiveAttention(hidden)
+
+    def forward(self, session: Tensor, items: Tensor, state: SessionState) -> Tensor:
+        clicks, mask, click_items = state.clicks, state.mask, state.click_items
+        if click_items is None:
+            raise ValueError("RepeatNet's scorer needs state.click_items (set by the input part)")
+        num_items = items.shape[0]
+        last = last_click(clicks, mask.sum(dim=1))
+        # P(r), P(e)
+        mode_alpha = self.mode_attention(clicks, last, mask).exp()
+        log_mode = torch.log_softmax(self.mode((mode_alpha.unsqueeze(-1) * clicks).sum(dim=1)), dim=1)
+        # repeat: log sum over the occurrences of each item of its clicks' weights (a per-item logsumexp)
+        log_alpha = self.repeat_attention(clicks, last, mask)  # -inf past the prefix
+        columns = (click_items - 1).clamp(min=0)
+        peak = torch.full((clicks.shape[0], num_items), float("-inf"), dtype=clicks.dtype, device=clicks.device)
+        peak = peak.scatter_reduce(1, columns, log_alpha.detach(), "amax")  # any constant gives the same gradient
+        in_session = peak > float("-inf")
+        # past the prefix both terms may be -inf (nan): where() keeps those out of the sum and the gradients
+        shifted = torch.exp(torch.where(mask, log_alpha - peak.gather(1, columns), float("-inf")))
+        total = torch.zeros_like(peak).scatter_add(1, columns, shifted)  # >= 1 for the session's items
+        log_repeat = torch.where(in_session, peak + torch.log(torch.where(in_session, total, 1.0)), float("-inf"))
+        # explore: a softmax over the items not in the session
+        explore = session @ items.T
+        blocked = in_session & ~in_session.all(dim=1, keepdim=True)
+        log_explore = torch.log_softmax(explore.masked_fill(blocked, float("-inf")), dim=1)
+        return torch.logaddexp(log_mode[:, :1] + log_repeat, log_mode[:, 1:] + log_explore)
