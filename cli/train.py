@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -32,13 +35,31 @@ from cli.options import (
 @click.option("--dry-run", is_flag=True,
               help="Check the options and the data, print the resolved settings, train and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the test metrics as JSON on stdout instead of a table.")
-def train_command(*, model: str, out: Path | None, overwrite: bool, resume_dir: Path | None, dry_run: bool,
-                  as_json: bool, **options: Any) -> None:
+@click.option("--nproc", type=click.IntRange(min=1), default=None,
+              help="Train data-parallel in this many processes on this machine (one per GPU, or CPU processes): "
+                   "torchrun with DistributedDataParallel, same optimisation as one process (docs/DISTRIBUTED.md).")
+def train_command(*, nproc: int | None, **arguments: Any) -> None:
     """Train MODEL on a dataset (default: the built-in synthetic one) and evaluate it on the test set.
 
     The reported epoch is the best one on the validation split (the last 10% of training sessions);
     the run folder holds config.json, metrics.json, test_ranks.npy, best.pt and last.pt.
     """
+    from sbrzoo import distributed
+
+    if distributed.launched():  # a worker of torchrun (or of --nproc)
+        with distributed.worker() as context:
+            _train(context=context, **arguments)
+    elif nproc is not None and nproc > 1 and not arguments["dry_run"]:
+        distributed.launch(nproc, ["-m", "sbrzoo.cli", *distributed.without_option(sys.argv[1:], "--nproc")],
+                           verbose=logging.getLogger("sbrzoo").getEffectiveLevel() <= logging.DEBUG)
+    else:
+        _train(context=None, **arguments)
+
+
+def _train(*, context: Any, model: str, out: Path | None, overwrite: bool, resume_dir: Path | None,  # noqa: ANN401
+           dry_run: bool, as_json: bool, **options: Any) -> None:
+    """The train command in one process (``context`` None) or on one rank of a distributed job."""
+    from sbrzoo import distributed
     from sbrzoo.console import console
     from sbrzoo.errors import Interrupted
     from sbrzoo.experiment import baseline_metrics, load_run_dataset, run_training
@@ -46,32 +67,52 @@ def train_command(*, model: str, out: Path | None, overwrite: bool, resume_dir: 
     from sbrzoo.run_record import evaluation_record, remove_run_files
 
     given = given_options(click.get_current_context(), ("model", *options))
-    if resume_dir is not None:
-        config, changes = resume_config(resume_dir, {"model": model, **options}, given)
-        out_dir = resume_dir
-        for change in changes:
-            console.print(f"resuming with {change}")
-    else:
+    main = context is None or context.is_main
+
+    def setup() -> tuple[Any, Path, list[str]]:  # reads the run folder: on rank 0 only in a distributed job
+        if resume_dir is not None:
+            config, changes = resume_config(resume_dir, {"model": model, **options}, given)
+            return config, resume_dir, changes
         config = build_config(model, options)
         out_dir = out or Path("runs") / f"{config.model}-{config.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
         check_run_folder(out_dir, overwrite=overwrite)
+        return config, out_dir, []
+
+    config, out_dir, changes = setup() if context is None else distributed.from_rank0(context, setup)
+    if context is not None:
+        context, device = distributed.use_device(context, config.device)
+        config = dataclasses.replace(config, device=device)
+    for change in changes if main else []:
+        console.print(f"resuming with {change}")
     dataset = load_run_dataset(config)
-    console.print(
-        f"[bold]{config.model}[/] on [bold]{dataset.name}[/]: {len(dataset.train):,} train / "
-        f"{len(dataset.valid) if dataset.valid is not None else 0:,} valid ({dataset.valid_split}) / "
-        f"{len(dataset.test):,} test examples, {dataset.num_items:,} items; device {config.device}, "
-        f"backend {config.backend}, seed {config.seed} -> {out_dir}"
-    )
+    if main:
+        console.print(
+            f"[bold]{config.model}[/] on [bold]{dataset.name}[/]: {len(dataset.train):,} train / "
+            f"{len(dataset.valid) if dataset.valid is not None else 0:,} valid ({dataset.valid_split}) / "
+            f"{len(dataset.test):,} test examples, {dataset.num_items:,} items; device {config.device}, "
+            f"backend {config.backend}, seed {config.seed} -> {out_dir}"
+            + (f"; {context.world_size} processes ({context.backend})" if context is not None else "")
+        )
     if dry_run:
+        if not main:
+            return
         show_table(settings_table(config, title=f"{config.model} on {config.dataset}: resolved settings "
                                                 f"(dry run: nothing trained or written)"))
         return
-    if overwrite and resume_dir is None:
+    if overwrite and resume_dir is None and main:
         remove_run_files(out_dir)
     try:
-        result = run_training(config, out_dir, resume=resume_dir is not None, dataset=dataset)
+        if context is None:
+            result = run_training(config, out_dir, resume=resume_dir is not None, dataset=dataset)
+        else:
+            from sbrzoo.progress import progress_bar
+
+            result = distributed.run_training(context, config, out_dir, resume=resume_dir is not None,
+                                              dataset=dataset, progress=progress_bar)
     except KeyboardInterrupt:
         raise Interrupted(f"Interrupted; continue with: sbrzoo train --resume {out_dir}") from None
+    if not main:
+        return
     if as_json:
         show_json(evaluation_record(out_dir, config, "test", result.best_epoch, result.test_report))
         return

@@ -132,6 +132,8 @@ class Trainer:
         self.model = create_model(config.model, dataset.num_items, config.settings).to(self.device)
         self.environment = environment_info(self.device)
         self.data_fingerprint = data_fingerprint(dataset)
+        # False on the ranks > 0 of a distributed run (sbrzoo.distributed): they write nothing.
+        self.is_writer = True
 
     # -- data ------------------------------------------------------------------------------------
     def _loader(self, examples: Examples, batches: list) -> Iterable:
@@ -159,8 +161,9 @@ class Trainer:
                 would end after it, training pauses after saving ``last.pt``: the result has
                 ``paused=True`` and no test metrics, and ``fit(resume=True)`` continues it later.
         """
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.out_dir / "config.json", self.config.to_dict())
+        if self.is_writer:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(self.out_dir / "config.json", self.config.to_dict())
         self.model.fit_statistics(self.dataset.train)
         if not any(p.requires_grad for p in self.model.parameters()):
             return self._finish_without_training()
@@ -199,14 +202,16 @@ class Trainer:
         if config.max_train_batches is not None:
             batches = batches[: config.max_train_batches]
         num_examples = sum(len(b) for b in batches)
+        step_model, batches = self._rank_view(epoch, batches)  # one process: (model, batches)
         agc_parameters = model.agc_parameters() if uses_agc(self.spec) else None
         model.train()
         total_loss = torch.zeros((), device=self.device)
         started = time.perf_counter()
         first_bad_step = torch.zeros((), dtype=torch.long, device=self.device)  # 0: every loss finite so far
-        with self.progress(f"epoch {epoch + 1}/{hp.epochs}", num_examples) as advance:
+        with self.progress(f"epoch {epoch + 1}/{hp.epochs}", sum(len(b) for b in batches)) as advance:
             for step, batch in enumerate(self._loader(self.dataset.train, batches), start=1):
-                loss = train_step(model, batch.to(self.device, non_blocking=True), optimizer, hp, agc_parameters)
+                loss = train_step(step_model, batch.to(self.device, non_blocking=True), optimizer, hp,
+                                  agc_parameters)
                 total_loss += loss
                 first_bad_step = torch.where((first_bad_step == 0) & ~torch.isfinite(loss), step, first_bad_step)
                 if step % _CHECK_EVERY == 0:  # one host sync every few steps, not one per step
@@ -217,7 +222,7 @@ class Trainer:
         record: dict[str, Any] = {
             "epoch": epoch + 1,
             "lr": lr,
-            "train_loss": float(total_loss) / max(len(batches), 1),
+            "train_loss": float(self._reduce_loss(total_loss)) / max(len(batches), 1),
             "train_examples": num_examples,
             "train_seconds": round(seconds, 3),
             "train_examples_per_s": round(num_examples / seconds, 1),
@@ -231,6 +236,21 @@ class Trainer:
             record["test"] = report.metrics
             record["test_seconds"] = round(report.seconds, 3)
         return record
+
+    # -- what a distributed rank does differently (sbrzoo.distributed.DistributedTrainer) -----------
+    def _rank_view(self, epoch: int, batches: list) -> tuple[Any, list]:
+        """What computes the loss of ``batches`` on this process, and its share of them: the model and
+        every batch here; a rank's DDP module and its slice of each batch in a distributed run."""
+        return self.model, batches
+
+    def _reduce_loss(self, total_loss: torch.Tensor) -> torch.Tensor:
+        """The epoch's summed batch losses over every process (here: this one's)."""
+        return total_loss
+
+    def _from_writer(self, function: Callable[[], Any]) -> Any:  # noqa: ANN401 - what function returns
+        """``function()`` (which reads the run folder) run by the process that writes the folder, its
+        result handed to every process; here: just ``function()``."""
+        return function()
 
     def _stop_if_diverged(self, epoch: int, first_bad_step: torch.Tensor) -> None:
         step = int(first_bad_step)
@@ -251,11 +271,12 @@ class Trainer:
     def _finish(self, result: TrainResult) -> TrainResult:
         if result.best_epoch is not None:
             path = self.out_dir / "best.pt"
-            best = load_checkpoint(path, keys=("state_dict",), map_location=self.device)
+            best = self._from_writer(lambda: load_checkpoint(path, keys=("state_dict",), map_location=self.device))
             load_weights(self.model, best["state_dict"], path)
         report = self.evaluate(self.dataset.test, "test")
         result.test, result.test_report = {**report.metrics, "seconds": round(report.seconds, 3)}, report
-        save_ranks(self.out_dir / RANKS_FILE, report.ranks)
+        if self.is_writer:
+            save_ranks(self.out_dir / RANKS_FILE, report.ranks)
         self._write_record(result)
         return result
 
@@ -265,7 +286,8 @@ class Trainer:
                            data=self.data_fingerprint, **state)
 
     def _write_record(self, result: TrainResult) -> None:
-        write_json_atomic(self.out_dir / METRICS_FILE, result.record().to_dict())
+        if self.is_writer:
+            write_json_atomic(self.out_dir / METRICS_FILE, result.record().to_dict())
 
     def _finish_without_training(self) -> TrainResult:
         """A model without trainable parameters (fitted by counting) has one "epoch" 0: its statistics."""
@@ -277,6 +299,8 @@ class Trainer:
 
     # -- checkpoints -----------------------------------------------------------------------------
     def _save_best(self, epoch: int) -> None:
+        if not self.is_writer:
+            return
         save_torch_atomic(self.out_dir / "best.pt", {
             "state_dict": self.model.state_dict(),
             "model": self.config.model,
@@ -286,6 +310,8 @@ class Trainer:
         })
 
     def _save_last(self, epoch: int, optimizer: torch.optim.Optimizer, result: TrainResult, stale: int) -> None:
+        if not self.is_writer:
+            return
         save_torch_atomic(self.out_dir / "last.pt", {
             "epoch": epoch,
             "model": self.model.state_dict(),
@@ -300,10 +326,7 @@ class Trainer:
 
     def _restore(self, optimizer: torch.optim.Optimizer) -> tuple[TrainResult, int, int]:
         path = self.out_dir / "last.pt"
-        if not path.is_file():
-            raise ConfigError(f"{path}: no finished epoch to resume from")
-        check_same_data(self.out_dir, self.data_fingerprint)
-        state = load_checkpoint(path, keys=_RESUME_KEYS, map_location=self.device)
+        state = self._from_writer(lambda: self._read_last(path))
         load_weights(self.model, state["model"], path)
         try:
             optimizer.load_state_dict(state["optimizer"])
@@ -316,6 +339,12 @@ class Trainer:
                                   best_score=state["best_score"])
         log.info("resuming %s after epoch %d", self.out_dir, state["epoch"])
         return result, state["epoch"], state["stale"]
+
+    def _read_last(self, path: Path) -> dict[str, Any]:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no finished epoch to resume from")
+        check_same_data(self.out_dir, self.data_fingerprint)
+        return load_checkpoint(path, keys=_RESUME_KEYS, map_location=self.device)
 
 
 def check_same_data(run_dir: Path, fingerprint: dict[str, Any]) -> None:
