@@ -116,9 +116,8 @@ def _train(*, context: Any, model: str, out: Path | None, overwrite: bool, resum
     if as_json:
         show_json(evaluation_record(out_dir, config, "test", result.best_epoch, result.test_report))
         return
-    rows = [(f"{config.model} (epoch {result.best_epoch})", result.test)]
-    if config.model != "pop":
-        rows.append(("pop (baseline)", baseline_metrics(config, dataset)))
+    rows = [(f"{config.model} (epoch {result.best_epoch})", result.test),
+            ("pop (baseline)", baseline_metrics(config, dataset))]
     protocol = {"valid": "epoch selected on validation", "test": "epoch selected ON THE TEST SET (papers' protocol)",
                 "last": "last epoch"}[config.select_on]
     show_table(metrics_table(f"Test metrics (%), {dataset.name}, {len(dataset.test):,} examples", rows,
