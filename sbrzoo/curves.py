@@ -10,9 +10,11 @@ from typing import Any
 from sbrzoo.errors import ConfigError, DataError
 from sbrzoo.results import METRICS_FILE, RunRecord
 
-__all__ = ["RunCurves", "load_curves", "curves_table", "plot_curves", "CURVE_METRICS"]
+__all__ = ["RunCurves", "load_curves", "curves_table", "plot_curves", "write_epochs_csv", "CURVE_METRICS",
+           "EPOCHS_FILE", "CURVES_FILE"]
 
 CURVE_METRICS = ("HR@20", "MRR@20")
+EPOCHS_FILE, CURVES_FILE = "epochs.csv", "curves.png"  # what every run folder gets beside metrics.json
 
 
 class RunCurves(RunRecord):
@@ -39,6 +41,21 @@ class RunCurves(RunRecord):
                                                                       "test_seconds"))
             rows.append(row)
         return rows
+
+
+def write_epochs_csv(curves: RunCurves, path: Path) -> None:
+    """``path``: one row per epoch (epoch, lr, train_loss, validation / tracked test HR@20 and MRR@20,
+    seconds), written atomically."""
+    import csv
+
+    from sbrzoo.data.pickles import atomic_write_bytes
+
+    rows = curves.rows()
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, list(dict.fromkeys(key for row in rows for key in row)) or ["epoch"])
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(Path(path), buffer.getvalue().encode())
 
 
 def load_curves(run_dir: Path) -> RunCurves:

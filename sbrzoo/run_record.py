@@ -21,7 +21,7 @@ __all__ = ["RANKS_FILE", "RUN_FILES", "remove_run_files", "evaluation_record", "
            "environment_info", "write_json_atomic", "save_torch_atomic", "save_ranks", "load_ranks"]
 
 RANKS_FILE = "test_ranks.npy"
-RUN_FILES = ("config.json", "metrics.json", RANKS_FILE, "best.pt", "last.pt")  # what a run folder holds
+RUN_FILES = ("config.json", "metrics.json", "epochs.csv", "curves.png", RANKS_FILE, "best.pt", "last.pt")  # a run
 
 
 def _git_commit() -> str | None:

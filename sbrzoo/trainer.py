@@ -17,6 +17,7 @@ from torch import nn
 from sbrzoo.agc import adaptive_clip_
 from sbrzoo.checkpoint import load_checkpoint, load_weights
 from sbrzoo.config import RunConfig
+from sbrzoo.curves import CURVES_FILE, EPOCHS_FILE, RunCurves, plot_curves, write_epochs_csv
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.data.dataset import SessionDataset
 from sbrzoo.data.examples import Examples
@@ -107,7 +108,8 @@ def learning_rate(config: RunConfig, epoch: int) -> float:
 class Trainer:
     """Fits one model on one dataset and writes the run folder.
 
-    The folder holds ``config.json`` (resolved config), ``metrics.json`` (per-epoch records, the
+    The folder holds ``config.json`` (resolved config), ``epochs.csv`` and ``curves.png`` (the per-epoch
+    log and its plot), ``metrics.json`` (per-epoch records, the
     selected epoch, test metrics at that epoch), ``test_ranks.npy`` (the selected model's rank of
     every test example, in test order, for paired tests), ``best.pt`` (weights of the selected epoch,
     loadable with ``torch.load(weights_only=True)``) and ``last.pt`` (full state for ``--resume``).
@@ -277,7 +279,7 @@ class Trainer:
         result.test, result.test_report = {**report.metrics, "seconds": round(report.seconds, 3)}, report
         if self.is_writer:
             save_ranks(self.out_dir / RANKS_FILE, report.ranks)
-        self._write_record(result)
+        self._write_record(result, plot=True)
         return result
 
     def _new_result(self, **state: Any) -> TrainResult:  # noqa: ANN401
@@ -285,9 +287,16 @@ class Trainer:
                            select_metric=self.config.select_metric, environment=self.environment,
                            data=self.data_fingerprint, **state)
 
-    def _write_record(self, result: TrainResult) -> None:
-        if self.is_writer:
-            write_json_atomic(self.out_dir / METRICS_FILE, result.record().to_dict())
+    def _write_record(self, result: TrainResult, *, plot: bool = False) -> None:
+        """``metrics.json`` and ``epochs.csv`` (and, with ``plot``, ``curves.png``) of the run so far."""
+        if not self.is_writer:
+            return
+        record = result.record().to_dict()
+        write_json_atomic(self.out_dir / METRICS_FILE, record)
+        curves = RunCurves.from_dict(record)
+        write_epochs_csv(curves, self.out_dir / EPOCHS_FILE)
+        if plot and any("train_loss" in epoch for epoch in curves.epochs):
+            plot_curves(curves, self.out_dir / CURVES_FILE, overwrite=True)
 
     def _finish_without_training(self) -> TrainResult:
         """A model without trainable parameters (fitted by counting) has one "epoch" 0: its statistics."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -45,6 +46,11 @@ def test_run_folder_is_complete_and_repeatable(tmp_path: Path) -> None:
     assert [e["valid"] for e in first["epochs"]] == [e["valid"] for e in second["epochs"]]
     config = json.loads((tmp_path / "a" / "config.json").read_text())
     assert config["model"] == "tagnnpp" and config["seed"] == 3 and config["training"]["epochs"] == 2  # --epochs wins
+    with (tmp_path / "a" / "epochs.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["epoch"]) for r in rows] == [1, 2] and float(rows[0]["train_loss"]) > 0
+    assert float(rows[1]["valid HR@20"]) == pytest.approx(first["epochs"][1]["valid"]["HR@20"])
+    assert (tmp_path / "a" / "curves.png").read_bytes()[:4] == b"\x89PNG"
     best = torch.load(tmp_path / "a" / "best.pt", weights_only=True)
     assert best["epoch"] == first["best_epoch"] and "embedding.weight" in best["state_dict"]
 
