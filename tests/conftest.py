@@ -16,3 +16,17 @@ def shared_datasets() -> Path:
     if not (root / "diginetica" / "test.txt").is_file():
         pytest.skip(f"real datasets not found at {root} (set {DATA_DIR_ENV} to the folder holding diginetica/)")
     return root
+
+
+@pytest.fixture
+def one_thread():  # noqa: ANN201 - a generator fixture
+    """One intra-op thread: training runs many small ops, and on a shared two-core machine every
+    two-thread op waits for both cores (several times slower than one thread)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -59,3 +59,42 @@ def run_config(model: str, dataset: str = "synthetic", **fields: object):  # noq
             "device": "cpu", "backend": "torch", "num_workers": 0, "max_train_batches": None,
             "eval_batch_size": 1000, "settings": settings, "training": training}
     return RunConfig(**{**base, **{k: v for k, v in fields.items() if k in names}})
+
+
+def train_run(tmp_path, name: str, *args: str) -> dict:  # noqa: ANN001 - a pytest tmp_path
+    """``sbrzoo train ARGS --out tmp_path/name --json``; returns the run's metrics.json."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    out = tmp_path / name
+    result = CliRunner().invoke(cli, ["train", *args, "--out", str(out), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return json.loads((out / "metrics.json").read_text())
+
+
+def naive_gru(gru: torch.nn.GRU, inputs: torch.Tensor) -> torch.Tensor:
+    """The GRU equations one click at a time from a zero state: (n, in) -> (n, h)."""
+    h = inputs.new_zeros(gru.hidden_size)
+    states = []
+    for x in inputs:
+        x_r, x_z, x_n = (gru.weight_ih_l0 @ x + gru.bias_ih_l0).chunk(3)
+        h_r, h_z, h_n = (gru.weight_hh_l0 @ h + gru.bias_hh_l0).chunk(3)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        h = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
+        states.append(h)
+    return torch.stack(states)
+
+
+def assert_same_scores_and_gradients(model: torch.nn.Module, logits: torch.Tensor, naive: torch.Tensor,
+                                     targets: torch.Tensor) -> None:
+    """``logits`` (the model's) equal ``naive`` (a per-session implementation), and so do the gradients of
+    the cross-entropy of each with respect to every parameter."""
+    loss = torch.nn.functional.cross_entropy
+    grads = torch.autograd.grad(loss(logits, targets - 1), model.parameters())
+    naive_grads = torch.autograd.grad(loss(naive, targets - 1), model.parameters())
+    torch.testing.assert_close(logits, naive, atol=1e-5, rtol=1e-5)
+    for (name, _), got, expected in zip(model.named_parameters(), grads, naive_grads, strict=True):
+        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-4, msg=name)

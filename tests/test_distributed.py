@@ -87,16 +87,6 @@ def _worker(rank: int, store: str, out: str) -> None:
     distributed.shutdown()
 
 
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """One intra-op thread, as each rank has: on a shared CPU, more threads wait on each other (x10-50 here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def float64() -> Iterator[None]:

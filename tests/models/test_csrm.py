@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from helpers import collate, settings_for
+from helpers import assert_same_scores_and_gradients, collate, naive_gru, settings_for, train_run
 from torch import Tensor, nn
 
 from cli.main import cli
@@ -25,19 +25,6 @@ NUM_ITEMS = 12
 HIDDEN = 10
 PREFIXES = [[5, 3, 7, 3, 9], [2, 2, 6], [4], [1, 8, 1, 8, 1], [11, 12, 10, 12, 3, 3, 7, 1], [6, 9]]
 TARGETS = torch.tensor([2, 7, 1, 12, 5, 9])
-
-
-def naive_gru(gru: nn.GRU, inputs: Tensor) -> Tensor:
-    """The GRU equations one click at a time from a zero state: (n, in) -> (n, h)."""
-    h = inputs.new_zeros(gru.hidden_size)
-    states = []
-    for x in inputs:
-        x_r, x_z, x_n = (gru.weight_ih_l0 @ x + gru.bias_ih_l0).chunk(3)
-        h_r, h_z, h_n = (gru.weight_hh_l0 @ h + gru.bias_hh_l0).chunk(3)
-        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-        h = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
-        states.append(h)
-    return torch.stack(states)
 
 
 def make_model(seed: int = 0, memory_size: int = 8, **overrides: object) -> nn.Module:
@@ -86,12 +73,8 @@ def test_scores_and_gradients_equal_the_equations(filled: int, neighbours: int) 
     model.readout.memory_filled = torch.tensor(filled)
     batch = collate(PREFIXES, (), num_items=NUM_ITEMS)
     logits = model(batch)
-    grads = torch.autograd.grad(nn.functional.cross_entropy(logits, TARGETS - 1), model.parameters())
     naive = torch.stack([naive_logits(model, prefix, memory[:filled], neighbours) for prefix in PREFIXES])
-    naive_grads = torch.autograd.grad(nn.functional.cross_entropy(naive, TARGETS - 1), model.parameters())
-    torch.testing.assert_close(logits, naive, atol=1e-5, rtol=1e-5)
-    for (name, _), got, expected in zip(model.named_parameters(), grads, naive_grads):
-        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-4, msg=name)
+    assert_same_scores_and_gradients(model, logits, naive, TARGETS)
 
 
 def memory_state(model: nn.Module) -> dict[str, Tensor]:
@@ -162,15 +145,8 @@ SMALL = ["--model", "csrm", "--batch-size", "100", "--dim", "32", "--set", "hidd
 QUICK = ["--epochs", "2", "--max-train-batches", "15", "--eval-batch-size", "2000"]
 
 
-def _train(tmp_path: Path, name: str, *args: str) -> dict:
-    out = tmp_path / name
-    result = CliRunner().invoke(cli, ["train", *args, "--out", str(out), "--json"], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return json.loads((out / "metrics.json").read_text())
-
-
 def test_resume_ends_like_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    whole = _train(tmp_path, "whole", *SMALL, *QUICK)
+    whole = train_run(tmp_path, "whole", *SMALL, *QUICK)
     original = Trainer._train_epoch
 
     def crash_in_second_epoch(self, epoch, optimizer):  # noqa: ANN001, ANN202
@@ -196,8 +172,8 @@ def test_resume_ends_like_an_uninterrupted_run(tmp_path: Path, monkeypatch: pyte
 
 def test_trains_on_synthetic_data_clearly_above_popularity(tmp_path: Path) -> None:
     # 150 steps of 100 at lr 5e-3: a quick check that it learns (the preset's 5e-4 needs more steps)
-    csrm = _train(tmp_path, "csrm", "--model", "csrm", "--batch-size", "100", "--epochs", "1", "--lr", "0.005",
+    csrm = train_run(tmp_path, "csrm", "--model", "csrm", "--batch-size", "100", "--epochs", "1", "--lr", "0.005",
                   "--max-train-batches", "150", "--valid-split", "none", "--select-on", "last")["test"]
-    pop = _train(tmp_path, "pop", "--model", "pop", "--valid-split", "none", "--select-on", "last")["test"]
+    pop = train_run(tmp_path, "pop", "--model", "pop", "--valid-split", "none", "--select-on", "last")["test"]
     assert csrm["HR@20"] > pop["HR@20"] + 15
     assert csrm["MRR@20"] > pop["MRR@20"] + 5

@@ -4,17 +4,13 @@ the synthetic data clearly above popularity."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
-from helpers import collate, settings_for
+from helpers import assert_same_scores_and_gradients, collate, settings_for, train_run
 from torch import Tensor
 
-from cli.main import cli
 from sbrzoo.models import create_model, get_spec
 
 NUM_ITEMS = 12
@@ -65,13 +61,9 @@ def test_scores_and_gradients_equal_the_papers_equations(num_layers: int, causal
     model = make_model(num_layers=num_layers, causal=causal, gnn_steps=gnn_steps, omega=0.3).eval()
     batch = collate(PREFIXES, ("session",), num_items=NUM_ITEMS)
     logits = model(batch)
-    model_grads = torch.autograd.grad(torch.nn.functional.cross_entropy(logits, TARGETS - 1), model.parameters())
     sessions = torch.stack([naive_session_vector(model, prefix, causal) for prefix in PREFIXES])
     naive = sessions @ model.embedding.weight[1:].T  # S_f . v_i, items 1..N
-    naive_grads = torch.autograd.grad(torch.nn.functional.cross_entropy(naive, TARGETS - 1), model.parameters())
-    torch.testing.assert_close(logits, naive, atol=1e-5, rtol=1e-5)
-    for (name, _), got, expected in zip(model.named_parameters(), model_grads, naive_grads):
-        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-4, msg=name)
+    assert_same_scores_and_gradients(model, logits, naive, TARGETS)
 
 
 def test_one_block_scores_the_same_with_or_without_the_causal_mask() -> None:
@@ -113,28 +105,11 @@ def test_registered_with_its_parts_and_the_papers_figures() -> None:
     assert (training.lr, training.weight_decay, training.batch_size, training.lr_step) == (1e-3, 1e-5, 100, 3)
 
 
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Training runs many small ops; on a shared two-core machine every two-thread op waits for both
-    cores, which makes it several times slower than on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _train(tmp_path: Path, name: str, *args: str) -> dict:
-    out = tmp_path / name
-    result = CliRunner().invoke(cli, ["train", *args, "--out", str(out), "--json"], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return json.loads((out / "metrics.json").read_text())["test"]
-
-
 @pytest.mark.usefixtures("one_thread")
 def test_trains_on_synthetic_data_clearly_above_popularity(tmp_path: Path) -> None:
     # 150 steps at a higher learning rate than the preset's: the point is that it learns, in about half a minute
     quick = ["--epochs", "1", "--max-train-batches", "150", "--lr", "0.005", "--eval-batch-size", "2000"]
-    gcsan = _train(tmp_path, "gcsan", "--model", "gcsan", *quick)
-    pop = _train(tmp_path, "pop", "--model", "pop")
+    gcsan = train_run(tmp_path, "gcsan", "--model", "gcsan", *quick)["test"]
+    pop = train_run(tmp_path, "pop", "--model", "pop")["test"]
     assert gcsan["HR@20"] > pop["HR@20"] + 15
     assert gcsan["MRR@20"] > pop["MRR@20"] + 5

@@ -4,34 +4,18 @@ the synthetic data clearly above popularity."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
-from helpers import collate, settings_for
+from helpers import assert_same_scores_and_gradients, collate, naive_gru, settings_for, train_run
 from torch import Tensor, nn
 
-from cli.main import cli
 from sbrzoo.models import create_model, get_spec
 
 NUM_ITEMS = 12
 PREFIXES = [[5, 3, 7, 3, 9], [2, 2, 6], [4], [1, 8, 1, 8, 1], [11, 12, 10, 12, 3, 3, 7, 1], [6, 9]]
 TARGETS = torch.tensor([2, 7, 1, 12, 5, 9])
-
-
-def naive_gru(gru: nn.GRU, inputs: Tensor) -> Tensor:
-    """The GRU equations one click at a time from a zero state: (n, in) -> (n, h)."""
-    h = inputs.new_zeros(gru.hidden_size)
-    states = []
-    for x in inputs:
-        x_r, x_z, x_n = (gru.weight_ih_l0 @ x + gru.bias_ih_l0).chunk(3)
-        h_r, h_z, h_n = (gru.weight_hh_l0 @ h + gru.bias_hh_l0).chunk(3)
-        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-        h = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
-        states.append(h)
-    return torch.stack(states)
 
 
 def make_model(seed: int = 0, **overrides: object) -> nn.Module:
@@ -53,12 +37,8 @@ def test_scores_and_gradients_equal_the_gru_equations(hidden_size: int) -> None:
     assert (model.readout.project is None) == (hidden_size == 16)
     batch = collate(PREFIXES, (), num_items=NUM_ITEMS)
     logits = model(batch)
-    grads = torch.autograd.grad(nn.functional.cross_entropy(logits, TARGETS - 1), model.parameters())
     naive = torch.stack([naive_logits(model, prefix) for prefix in PREFIXES])
-    naive_grads = torch.autograd.grad(nn.functional.cross_entropy(naive, TARGETS - 1), model.parameters())
-    torch.testing.assert_close(logits, naive, atol=1e-5, rtol=1e-5)
-    for (name, _), got, expected in zip(model.named_parameters(), grads, naive_grads):
-        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-4, msg=name)
+    assert_same_scores_and_gradients(model, logits, naive, TARGETS)
 
 
 def test_dropout_acts_in_training_only_and_padded_clicks_stay_zero() -> None:
@@ -82,16 +62,9 @@ def test_registered_with_its_parts_and_the_papers_figures() -> None:
     assert (training.optimizer, training.lr, training.weight_decay, training.lr_step) == ("adam", 1e-2, 0.0, 0)
 
 
-def _train(tmp_path: Path, name: str, *args: str) -> dict:
-    out = tmp_path / name
-    result = CliRunner().invoke(cli, ["train", *args, "--out", str(out), "--json"], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return json.loads((out / "metrics.json").read_text())["test"]
-
-
 def test_trains_on_synthetic_data_clearly_above_popularity(tmp_path: Path) -> None:
-    gru4rec = _train(tmp_path, "gru4rec", "--model", "gru4rec", "--epochs", "1", "--max-train-batches", "150",
-                     "--valid-split", "none", "--select-on", "last")
-    pop = _train(tmp_path, "pop", "--model", "pop", "--valid-split", "none", "--select-on", "last")
+    gru4rec = train_run(tmp_path, "gru4rec", "--model", "gru4rec", "--epochs", "1", "--max-train-batches", "150",
+                     "--valid-split", "none", "--select-on", "last")["test"]
+    pop = train_run(tmp_path, "pop", "--model", "pop", "--valid-split", "none", "--select-on", "last")["test"]
     assert gru4rec["HR@20"] > pop["HR@20"] + 15
     assert gru4rec["MRR@20"] > pop["MRR@20"] + 5

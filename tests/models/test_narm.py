@@ -3,17 +3,13 @@ paper's equations (scores and gradients) and trains on the synthetic data clearl
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
-from helpers import collate, settings_for
+from helpers import assert_same_scores_and_gradients, collate, settings_for, train_run
 from torch import Tensor
 
-from cli.main import cli
 from sbrzoo.models import create_model, get_spec
 
 NUM_ITEMS = 12
@@ -54,12 +50,8 @@ def test_scores_and_gradients_equal_the_papers_equations() -> None:
     model = make_model().eval()
     batch = collate(PREFIXES, (), num_items=NUM_ITEMS)
     logits = model(batch)
-    model_grads = torch.autograd.grad(torch.nn.functional.cross_entropy(logits, TARGETS - 1), model.parameters())
     naive = torch.stack([naive_scores(model, prefix) for prefix in PREFIXES])
-    naive_grads = torch.autograd.grad(torch.nn.functional.cross_entropy(naive, TARGETS - 1), model.parameters())
-    torch.testing.assert_close(logits, naive, atol=1e-5, rtol=1e-5)
-    for (name, _), got, expected in zip(model.named_parameters(), model_grads, naive_grads):
-        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-4, msg=name)
+    assert_same_scores_and_gradients(model, logits, naive, TARGETS)
 
 
 def test_a_session_scores_the_same_alone_and_next_to_longer_ones() -> None:
@@ -93,27 +85,11 @@ def test_registered_with_its_parts_and_the_papers_figures() -> None:
             training.epochs) == ("adam", 1e-3, 512, 0.0, 0, 30)
 
 
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """The GRU runs a few dozen small ops per click; on a shared two-core machine every two-thread op
-    waits for both cores, which makes training several times slower than on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _train(tmp_path: Path, name: str, *args: str) -> dict:
-    out = tmp_path / name
-    result = CliRunner().invoke(cli, ["train", *args, "--out", str(out), "--json"], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return json.loads((out / "metrics.json").read_text())["test"]
-
-
 @pytest.mark.usefixtures("one_thread")
 def test_trains_on_synthetic_data_clearly_above_popularity(tmp_path: Path) -> None:
     # one epoch (81 steps of 512) at a higher learning rate than the preset's: the point is that it learns
-    narm = _train(tmp_path, "narm", "--model", "narm", "--epochs", "1", "--lr", "0.005", "--eval-batch-size", "2000")
-    pop = _train(tmp_path, "pop", "--model", "pop")
+    narm = train_run(tmp_path, "narm", "--model", "narm", "--epochs", "1", "--lr", "0.005",
+                     "--eval-batch-size", "2000")["test"]
+    pop = train_run(tmp_path, "pop", "--model", "pop")["test"]
     assert narm["HR@20"] > pop["HR@20"] + 15
     assert narm["MRR@20"] > pop["MRR@20"] + 5

@@ -6,34 +6,18 @@ above popularity."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import torch
-from click.testing import CliRunner
-from helpers import collate, settings_for
+from helpers import collate, naive_gru, settings_for, train_run
 from torch import Tensor, nn
 
-from cli.main import cli
 from sbrzoo.models import create_model, get_spec
 
 NUM_ITEMS = 12
 PREFIXES = [[5, 3, 7, 3, 9], [2, 2, 6], [4], [1, 8, 1, 8, 1], [11, 12, 10, 12, 3, 3, 7, 1], [6, 9]]
 TARGETS = torch.tensor([3, 7, 1, 8, 5, 9])  # repeats and new items
-
-
-def naive_gru(gru: nn.GRU, inputs: Tensor) -> Tensor:
-    """The GRU equations one click at a time from a zero state: (n, in) -> (n, h)."""
-    h = inputs.new_zeros(gru.hidden_size)
-    states = []
-    for x in inputs:
-        x_r, x_z, x_n = (gru.weight_ih_l0 @ x + gru.bias_ih_l0).chunk(3)
-        h_r, h_z, h_n = (gru.weight_hh_l0 @ h + gru.bias_hh_l0).chunk(3)
-        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-        h = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
-        states.append(h)
-    return torch.stack(states)
 
 
 def make_model(seed: int = 0, num_items: int = NUM_ITEMS, **overrides: object) -> nn.Module:
@@ -142,17 +126,11 @@ def test_registered_with_its_parts_and_the_papers_figures() -> None:
         1024, 1e-3, 0.0, 3, 0.5)
 
 
-def _train(tmp_path: Path, name: str, *args: str) -> dict:
-    out = tmp_path / name
-    result = CliRunner().invoke(cli, ["train", *args, "--out", str(out), "--json"], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return json.loads((out / "metrics.json").read_text())["test"]
-
-
 def test_trains_on_synthetic_data_clearly_above_popularity(tmp_path: Path) -> None:
     # 150 steps of 100 at lr 1e-2: a quick check that it learns (the preset's 1e-3 needs more steps)
-    repeatnet = _train(tmp_path, "repeatnet", "--model", "repeatnet", "--epochs", "1", "--batch-size", "100",
-                       "--max-train-batches", "150", "--lr", "0.01", "--valid-split", "none", "--select-on", "last")
-    pop = _train(tmp_path, "pop", "--model", "pop", "--valid-split", "none", "--select-on", "last")
+    repeatnet = train_run(tmp_path, "repeatnet", "--model", "repeatnet", "--epochs", "1", "--batch-size", "100",
+                          "--max-train-batches", "150", "--lr", "0.01", "--valid-split", "none",
+                          "--select-on", "last")["test"]
+    pop = train_run(tmp_path, "pop", "--model", "pop", "--valid-split", "none", "--select-on", "last")["test"]
     assert repeatnet["HR@20"] > pop["HR@20"] + 15
     assert repeatnet["MRR@20"] > pop["MRR@20"] + 5

@@ -3,16 +3,13 @@ equations (scores and gradients) and trains on the synthetic data clearly above 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
-from helpers import collate, settings_for
+from helpers import assert_same_scores_and_gradients, collate, settings_for, train_run
 from torch import Tensor, nn
 
-from cli.main import cli
 from sbrzoo.models import create_model, get_spec
 
 NUM_ITEMS = 12
@@ -44,12 +41,8 @@ def test_scores_and_gradients_equal_the_papers_equations(seed: int) -> None:
     model = make_model(seed).eval()
     batch = collate(PREFIXES, (), num_items=NUM_ITEMS)
     logits = model(batch)
-    grads = torch.autograd.grad(nn.functional.cross_entropy(logits, TARGETS - 1), model.parameters())
     naive = torch.stack([naive_logits(model, prefix) for prefix in PREFIXES])
-    naive_grads = torch.autograd.grad(nn.functional.cross_entropy(naive, TARGETS - 1), model.parameters())
-    torch.testing.assert_close(logits, naive, atol=1e-5, rtol=1e-5)
-    for (name, _), got, expected in zip(model.named_parameters(), grads, naive_grads):
-        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-4, msg=name)
+    assert_same_scores_and_gradients(model, logits, naive, TARGETS)
 
 
 def test_a_session_scores_the_same_alone_or_among_longer_ones() -> None:
@@ -71,16 +64,9 @@ def test_registered_with_its_parts_and_the_sr_gnn_papers_figures() -> None:
         512, 3e-3, 10, 0.0, 0)
 
 
-def _train(tmp_path: Path, name: str, *args: str) -> dict:
-    out = tmp_path / name
-    result = CliRunner().invoke(cli, ["train", *args, "--out", str(out), "--json"], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return json.loads((out / "metrics.json").read_text())["test"]
-
-
 def test_trains_on_synthetic_data_clearly_above_popularity(tmp_path: Path) -> None:
-    stamp = _train(tmp_path, "stamp", "--model", "stamp", "--epochs", "1", "--valid-split", "none",
-                   "--select-on", "last")
-    pop = _train(tmp_path, "pop", "--model", "pop", "--valid-split", "none", "--select-on", "last")
+    stamp = train_run(tmp_path, "stamp", "--model", "stamp", "--epochs", "1", "--valid-split", "none",
+                   "--select-on", "last")["test"]
+    pop = train_run(tmp_path, "pop", "--model", "pop", "--valid-split", "none", "--select-on", "last")["test"]
     assert stamp["HR@20"] > pop["HR@20"] + 15
     assert stamp["MRR@20"] > pop["MRR@20"] + 5
