@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -30,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sbrzoo.data.pickles import atomic_writer
 from sbrzoo.errors import ConfigError, DataError
 
 __all__ = ["Recommendation", "ItemIds", "Recommender", "load_recommender", "dataset_folder", "parse_session_line",
@@ -387,7 +385,7 @@ def recommend_file(recommender: Recommender, source: Path, target: Path, *, k: i
         handle = open(source, "rb")  # noqa: SIM115 - closed below
     except OSError as error:
         raise DataError(f"{source}: cannot read ({error.strerror or error})") from None
-    with handle, _atomic_text(target) as out:
+    with handle, atomic_writer(target, "w") as out:
         for number, raw in enumerate(handle, start=1):
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
@@ -409,23 +407,3 @@ def recommend_file(recommender: Recommender, source: Path, target: Path, *, k: i
         if pending:
             flush(out)
     return FileSummary(written, len(bad), bad[:10], unknown, fallbacks, round(time.perf_counter() - started, 3))
-
-
-@contextmanager
-def _atomic_text(path: Path) -> Iterator[IO[str]]:
-    """A text file written beside ``path`` and renamed onto it on success (removed on failure), with
-    the mode an ordinary ``open`` gives."""
-    from sbrzoo.data.pickles import current_umask
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            yield handle
-            handle.flush()
-            os.fchmod(handle.fileno(), 0o666 & ~current_umask())
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -98,3 +98,19 @@ def assert_same_scores_and_gradients(model: torch.nn.Module, logits: torch.Tenso
     torch.testing.assert_close(logits, naive, atol=1e-5, rtol=1e-5)
     for (name, _), got, expected in zip(model.named_parameters(), grads, naive_grads, strict=True):
         torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def run_main(monkeypatch, capsys, *args: object) -> tuple[int, str, str]:  # noqa: ANN001 - pytest fixtures
+    """``sbrzoo ARGS`` in this process, through the real entry point: (exit code, stdout, stderr)."""
+    import sys
+
+    from cli.main import main
+
+    monkeypatch.setattr(sys, "argv", ["sbrzoo", *map(str, args)])
+    code = 0
+    try:
+        main()
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

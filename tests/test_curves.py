@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_main
 
-from cli.main import main
 from sbrzoo.curves import load_curves, plot_curves
 from sbrzoo.errors import ConfigError, DataError
 
@@ -26,20 +25,9 @@ def run_folder(path: Path, epochs: int = 3, best: int = 2, **extra: object) -> P
     return path
 
 
-def sbrzoo(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["sbrzoo", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_table_json_and_png(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     run = run_folder(tmp_path / "run")
-    code, out, err = sbrzoo(monkeypatch, capsys, "curves", run, "--out", tmp_path / "c.png")
+    code, out, err = run_main(monkeypatch, capsys, "curves", run, "--out", tmp_path / "c.png")
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "srgnn on synthetic: 3 epochs (metrics in %)"
@@ -47,9 +35,9 @@ def test_table_json_and_png(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap
     assert lines[4].split() == ["2", "*", "0.001", "6.0000", "12.00", "3.50", "2.5"]
     assert lines[-1] == "* selected epoch (HR@20 on valid)"
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    code, _, err = sbrzoo(monkeypatch, capsys, "curves", run, "--out", tmp_path / "c.png")
+    code, _, err = run_main(monkeypatch, capsys, "curves", run, "--out", tmp_path / "c.png")
     assert code == 1 and "already exists" in err
-    code, out, _ = sbrzoo(monkeypatch, capsys, "curves", run, "--json")
+    code, out, _ = run_main(monkeypatch, capsys, "curves", run, "--json")
     record = json.loads(out)
     assert record["best_epoch"] == 2 and [r["valid HR@20"] for r in record["epochs"]] == [11.0, 12.0, 13.0]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import run_main
 from trained_runs import mapped_dataset, train_run
 
 from sbrzoo.errors import ConfigError
@@ -112,17 +113,9 @@ def test_onnx_without_the_onnx_package_is_a_one_line_error(trained, tmp_path: Pa
 
 def test_cli_exports_checks_and_refuses(trained, tmp_path: Path, capsys: pytest.CaptureFixture,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from cli.main import main
 
     def sbrzoo(*args: object) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["sbrzoo", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code or 0
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+        return run_main(monkeypatch, capsys, *args)
 
     out = tmp_path / "srgnn.pt"
     code, stdout, stderr = sbrzoo("export", trained("srgnn"), "--format", "torchscript", "--out", out, "--json")

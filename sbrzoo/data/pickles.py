@@ -10,8 +10,10 @@ import os
 import pickle
 import struct
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sbrzoo.errors import DataError
 
@@ -71,9 +73,10 @@ def current_umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half
-    a file.
+@contextmanager
+def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO]:
+    """A file opened (``mode`` "wb" or "w") beside ``path`` and renamed onto it when the block ends
+    without an error (removed when it raises), so readers never see half a file.
 
     The file gets the mode an ordinary ``open(path, "w")`` would give (``0o666`` less the umask),
     not the private ``0o600`` of :func:`tempfile.mkstemp`.
@@ -81,9 +84,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    text = {"encoding": "utf-8", "newline": "\n"} if "b" not in mode else {}
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, mode, **text) as handle:
+            yield handle
             handle.flush()
             os.fchmod(handle.fileno(), 0o666 & ~current_umask())
             os.fsync(handle.fileno())
@@ -91,6 +95,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
+    with atomic_writer(path) as handle:
+        handle.write(data)
 
 
 def missing_root(folder: Path) -> Path | None:

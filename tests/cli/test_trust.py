@@ -12,24 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers import run_main
 
-from cli.main import cli, main
+from cli.main import cli
 from sbrzoo.models.session_model import SessionModel
 from sbrzoo.trainer import Trainer
 
 QUICK = ["--epochs", "1", "--max-train-batches", "3", "--eval-batch-size", "4000", "--dim", "16"]
-
-
-def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
-    """``sbrzoo ARGS`` in this process, through the real entry point: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["sbrzoo", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def one_error_line(stderr: str) -> str:
