@@ -58,6 +58,10 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "deterministic": click.option(
         "--deterministic", is_flag=True,
         help="GPU: deterministic kernels where torch has them (slower); CPU runs repeat exactly anyway."),
+    "engine": click.option(
+        "--engine", type=click.Choice(["eager", "static"]), default="eager", show_default=True,
+        help="static: batches of a few padded shapes built on the device, each shape's whole step captured "
+             "as a CUDA graph on a GPU (torch backend; see `sbrzoo models` for what it trains)."),
     "backend": click.option(
         "--backend", type=click.Choice(["dgl", "torch"]), default=None,
         help="Graph backend (default: dgl where it imports, else torch)."),
@@ -178,13 +182,14 @@ def build_config(model: str, options: dict[str, Any]):  # noqa: ANN201 - RunConf
         track_test=options["track_test"],
         seed=options["seed"],
         device=resolve_device(options["device"]),
-        backend=resolve_backend(options["backend"]),
+        backend=resolve_backend(options["backend"] or ("torch" if options["engine"] == "static" else None)),
         num_workers=options["num_workers"],
         max_train_batches=options["max_train_batches"],
         eval_batch_size=options["eval_batch_size"],
         settings=settings,
         training=training,
         deterministic=options["deterministic"],
+        engine=options["engine"],
     )
 
 
@@ -249,7 +254,8 @@ def given_options(context: click.Context, names: Sequence[str]) -> set[str]:
 
 
 # What a resumed run may change: how long it goes on, and where it runs.
-RESUMABLE_CHANGES = ("epochs", "patience", "device", "backend", "num_workers", "eval_batch_size", "data_dir")
+RESUMABLE_CHANGES = ("epochs", "patience", "device", "backend", "num_workers", "eval_batch_size", "data_dir",
+                     "engine")
 
 
 def resume_config(run_dir: Path, options: dict[str, Any], given: set[str]):  # noqa: ANN201 - RunConfig

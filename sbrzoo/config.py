@@ -39,6 +39,8 @@ class RunConfig:
         settings: The model's settings (``dim`` and its parts' own, see ``ModelSpec.settings``).
         training: How it is trained (batch size, epochs, optimiser, schedule, patience, AGC).
         deterministic: Ask torch for deterministic kernels (GPU; CPU runs repeat exactly anyway).
+        engine: ``"eager"`` (default) or ``"static"``: static-shape batches built on the device, each
+            shape's whole step captured as a CUDA graph on CUDA (:mod:`sbrzoo.engine.step`).
     """
 
     model: str
@@ -58,8 +60,21 @@ class RunConfig:
     settings: dict[str, Any]
     training: TrainingSettings
     deterministic: bool = False
+    engine: str = "eager"
 
     def __post_init__(self) -> None:
+        from sbrzoo.engine.step import ENGINES
+        from sbrzoo.models import get_spec, list_models
+
+        if self.engine not in ENGINES:
+            raise ConfigError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        if self.engine == "static":
+            if not get_spec(self.model).static_shapes:
+                static = [name for name in list_models() if get_spec(name).static_shapes]
+                raise ConfigError(f"--engine static cannot train {self.model} (batch-wide state, LESSR's graphs or "
+                                  f"value-dependent shapes); it trains {', '.join(static)}")
+            if self.backend != "torch":
+                raise ConfigError("--engine static builds torch graphs; use --backend torch")
         if self.select_on not in SELECT_ON:
             raise ConfigError(f"select_on must be one of {SELECT_ON}, got {self.select_on!r}")
         if self.select_on == "valid" and self.valid_split == "none":

@@ -329,6 +329,8 @@ class DistributedTrainer(Trainer):
     def fit(self, *, resume: bool = False, deadline: float | None = None) -> TrainResult:
         if deadline is not None:  # the ranks' clocks would not agree on when to pause
             raise ConfigError("a distributed run cannot pause at a deadline; stop it and --resume instead")
+        if self.config.engine != "eager":
+            raise ConfigError("--engine static trains in one process; drop --nproc or use --engine eager")
         return super().fit(resume=resume)
 
     def ddp(self) -> nn.Module:

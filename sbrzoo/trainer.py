@@ -23,6 +23,7 @@ from sbrzoo.data.dataset import SessionDataset
 from sbrzoo.data.examples import Examples
 from sbrzoo.data.fingerprint import compare_fingerprints, data_fingerprint
 from sbrzoo.data.loader import batch_indices, make_loader, prefetch_in_thread
+from sbrzoo.engine.step import StaticEngine
 from sbrzoo.errors import ConfigError, DataError, TrainingDiverged
 from sbrzoo.evaluator import MetricReport, evaluate
 from sbrzoo.models import ModelSpec, create_model, get_spec
@@ -58,10 +59,13 @@ class TrainResult(RunRecord):
 def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
     """Adam with L2 (SR-GNN family) or AdamW without decay on biases, norms and PReLU (LESSR, P15).
 
-    On CUDA the fused kernels update every parameter in one launch (same arithmetic).
+    On CUDA the fused kernels update every parameter in one launch (same arithmetic); with the static
+    engine the update is also ``capturable`` (its step count lives on the GPU, so CUDA graphs can hold it).
     """
     hp = config.training
     fused = {"fused": True} if torch.device(config.device).type == "cuda" else {}
+    if fused and config.engine == "static":
+        fused["capturable"] = True
     if hp.optimizer == "adamw":
         decayed, plain = [], []
         for name, parameter in model.named_parameters():
@@ -173,6 +177,7 @@ class Trainer:
         result, start_epoch, stale = self._new_result(), 0, 0
         if resume:
             result, start_epoch, stale = self._restore(optimizer)
+        self.engine = self._static_engine(optimizer) if self.config.engine == "static" else None
         for epoch in range(start_epoch, self.config.training.epochs):
             if stale >= self.config.training.patience:
                 break
@@ -196,7 +201,7 @@ class Trainer:
         return self._finish(result)
 
     def _train_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-        config, hp, model = self.config, self.config.training, self.model
+        config, hp = self.config, self.config.training
         lr = learning_rate(config, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -205,20 +210,13 @@ class Trainer:
             batches = batches[: config.max_train_batches]
         num_examples = sum(len(b) for b in batches)
         step_model, batches = self._rank_view(epoch, batches)  # one process: (model, batches)
-        agc_parameters = model.agc_parameters() if uses_agc(self.spec) else None
-        model.train()
-        total_loss = torch.zeros((), device=self.device)
+        self.model.train()
         started = time.perf_counter()
-        first_bad_step = torch.zeros((), dtype=torch.long, device=self.device)  # 0: every loss finite so far
         with self.progress(f"epoch {epoch + 1}/{hp.epochs}", sum(len(b) for b in batches)) as advance:
-            for step, batch in enumerate(self._loader(self.dataset.train, batches), start=1):
-                loss = train_step(step_model, batch.to(self.device, non_blocking=True), optimizer, hp,
-                                  agc_parameters)
-                total_loss += loss
-                first_bad_step = torch.where((first_bad_step == 0) & ~torch.isfinite(loss), step, first_bad_step)
-                if step % _CHECK_EVERY == 0:  # one host sync every few steps, not one per step
-                    self._stop_if_diverged(epoch, first_bad_step)
-                advance(batch.batch_size, loss=loss.detach() if step % 20 == 0 else None)
+            if self.engine is not None:
+                total_loss, first_bad_step = self.engine.run_epoch(batches, advance)
+            else:
+                total_loss, first_bad_step = self._eager_epoch(epoch, step_model, batches, optimizer, advance)
         self._stop_if_diverged(epoch, first_bad_step)
         seconds = time.perf_counter() - started
         record: dict[str, Any] = {
@@ -238,6 +236,29 @@ class Trainer:
             record["test"] = report.metrics
             record["test_seconds"] = round(report.seconds, 3)
         return record
+
+    def _eager_epoch(self, epoch: int, step_model: nn.Module, batches: list, optimizer: torch.optim.Optimizer,
+                     advance: Callable[..., None]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Steps on collated batches; returns the summed loss and the first non-finite step (0: none)."""
+        agc_parameters = self.model.agc_parameters() if uses_agc(self.spec) else None
+        total_loss = torch.zeros((), device=self.device)
+        first_bad_step = torch.zeros((), dtype=torch.long, device=self.device)  # 0: every loss finite so far
+        for step, batch in enumerate(self._loader(self.dataset.train, batches), start=1):
+            loss = train_step(step_model, batch.to(self.device, non_blocking=True), optimizer, self.config.training,
+                              agc_parameters)
+            total_loss += loss
+            first_bad_step = torch.where((first_bad_step == 0) & ~torch.isfinite(loss), step, first_bad_step)
+            if step % _CHECK_EVERY == 0:  # one host sync every few steps, not one per step
+                self._stop_if_diverged(epoch, first_bad_step)
+            advance(batch.batch_size, loss=loss.detach() if step % 20 == 0 else None)
+        return total_loss, first_bad_step
+
+    def _static_engine(self, optimizer: torch.optim.Optimizer) -> StaticEngine:
+        """The static-shape engine over the training split (CUDA graphs on CUDA)."""
+        return StaticEngine(self.model, optimizer, self.dataset.train, self.dataset.num_items,
+                            self.config.training.batch_size, self.config.training,
+                            self.model.agc_parameters() if uses_agc(self.spec) else None, self.device,
+                            capture=self.device.type == "cuda")
 
     # -- what a distributed rank does differently (sbrzoo.distributed.DistributedTrainer) -----------
     def _rank_view(self, epoch: int, batches: list) -> tuple[Any, list]:

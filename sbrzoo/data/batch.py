@@ -29,7 +29,10 @@ class SessionBatch:
         last_node: (B,) node of each session's last click.
         targets: (B,) next item, or None at inference.
         extras: further per-session tensors; ``"padding_slots"`` (B,) = longest prefix of the
-            example set minus this prefix's length (what the reference codes pad with).
+            example set minus this prefix's length (what the reference codes pad with). Static-shape
+            batches (:mod:`sbrzoo.engine.static_batch`) add ``"example_weight"`` (B,), each row's weight
+            in the loss, and ``"click_index"`` (T,), the flat (B x L) positions of the clicks session after
+            session, padded to a fixed T with the sink's (what ``mask`` selects, in an unpadded batch).
     """
 
     graphs: Mapping[str, Any]

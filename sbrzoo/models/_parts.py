@@ -43,6 +43,10 @@ class PartSpec:
         settings: Its own hyper-parameters and their defaults; a model's settings are the union
             over its parts (plus ``dim``), and every one can be overridden by name.
         fixed: Constructor arguments that make this variant (``{"normalize": True}``); not settings.
+        static_shapes: The part runs on static-shape batches (:mod:`sbrzoo.engine.static_batch`): each
+            session's result ignores the batch's padding rows and slots, and nothing reads a tensor's
+            value on the host (so a GPU step can be captured). False for batch-wide state (CSRM's memory),
+            batch norms over nodes and value-dependent shapes.
     """
 
     kind: str
@@ -52,6 +56,7 @@ class PartSpec:
     graphs: tuple[str, ...] = ()
     settings: Mapping[str, Any] = field(default_factory=dict)
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    static_shapes: bool = True
 
 
 def register_part(spec: PartSpec) -> PartSpec:

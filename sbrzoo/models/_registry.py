@@ -82,6 +82,15 @@ class ModelSpec:
             kinds |= dict.fromkeys(get_part(kind, name).graphs)
         return tuple(kinds)
 
+    @property
+    def static_shapes(self) -> bool:
+        """Whether the static-shape engine can train it (``sbrzoo train --engine static``): a composition
+        of parts that all declare ``static_shapes`` and need no graph but the session graph."""
+        from sbrzoo.engine.static_batch import STATIC_GRAPH_KINDS
+
+        parts = [get_part(kind, name) for kind, name in self.part_names()]
+        return self.composed and all(p.static_shapes and set(p.graphs) <= set(STATIC_GRAPH_KINDS) for p in parts)
+
     def settings(self) -> dict[str, Any]:
         """Every setting of the model with its default: the union of its parts' settings."""
         settings = dict(self.own_settings)

@@ -33,10 +33,10 @@ register_part(PartSpec("node_encoder", "gated_gnn_ref", f"{_NN}.gated_gnn:GatedS
                        settings={"gnn_steps": 1}, fixed={"vestigial": True}))
 register_part(PartSpec("node_encoder", "node_attention_ref", f"{_NN}.node_attention:NodeSelfAttention",
                        "the released TAGNN++ code's attention over id-ordered nodes and the padding node",
-                       settings={"heads": 2, "dropout": 0.1}))
+                       settings={"heads": 2, "dropout": 0.1}, static_shapes=False))
 register_part(PartSpec("node_encoder", "eopa_sgat", f"{_NN}.lessr:LessrEncoder",
                        "LESSR's dense stack of EOPA and SGAT layers", graphs=("eop", "shortcut"),
-                       settings={"num_layers": 3, "dropout": 0.2}))
+                       settings={"num_layers": 3, "dropout": 0.2}, static_shapes=False))
 register_part(PartSpec("sequence_encoder", "positional", f"{_NN}.positional:PositionalEmbedding",
                        "a learned vector per click position"))
 register_part(PartSpec("sequence_encoder", "transformer", f"{_NN}.transformer:TransformerBlock",
@@ -82,7 +82,8 @@ register_part(PartSpec("sequence_encoder", "twin_gru", f"{_NN}.csrm:TwinGRU",
                        settings={"hidden_size": 100, "input_dropout": 0.0}))
 register_part(PartSpec("readout", "csrm_memory", f"{_NN}.csrm:CsrmReadout",
                        "CSRM: NARM's inner encoder + an outer memory of recent sessions, gated, bilinear",
-                       settings={"memory_size": 512, "memory_neighbours": 0, "readout_dropout": 0.0}))
+                       settings={"memory_size": 512, "memory_neighbours": 0, "readout_dropout": 0.0},
+                       static_shapes=False))
 
 # -- models -----------------------------------------------------------------------------------------
 register(ModelSpec(

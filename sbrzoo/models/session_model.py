@@ -93,11 +93,16 @@ class SessionModel(nn.Module):
     def loss(self, batch: SessionBatch) -> Tensor:
         """Mean softmax cross-entropy over the N real items (class = target - 1). A scorer that returns
         log-probabilities (``returns_log_probabilities = True``: RepeatNet's mixture, docs/MODELS.md §3.8.3)
-        is trained on their mean negative log-likelihood instead; either way the evaluator ranks by the output."""
+        is trained on their mean negative log-likelihood instead; either way the evaluator ranks by the output.
+        A static-shape batch averages with the weights ``extras["example_weight"]`` (0 on padding rows)."""
         scores = self(batch)
-        if getattr(self.scorer, "returns_log_probabilities", False):
-            return nn.functional.nll_loss(scores, batch.targets - 1)
-        return nn.functional.cross_entropy(scores, batch.targets - 1)
+        loss = nn.functional.nll_loss if getattr(self.scorer, "returns_log_probabilities", False) \
+            else nn.functional.cross_entropy
+        weight = batch.extras.get("example_weight")
+        if weight is None:
+            return loss(scores, batch.targets - 1)
+        weight = weight.to(scores.dtype)
+        return (loss(scores, batch.targets - 1, reduction="none") * weight).sum() / weight.sum()
 
     def fit_statistics(self, train: Examples) -> None:
         """Nothing to count: a composition learns by gradient steps only."""

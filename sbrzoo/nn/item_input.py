@@ -26,7 +26,7 @@ class ItemInput(nn.Module):
 
     def forward(self, batch: SessionBatch, embedding: nn.Embedding) -> SessionState:
         return SessionState(nodes=embedding(batch.node_items), clicks=None, mask=batch.mask,
-                            click_items=batch.seq_items)
+                            click_items=batch.seq_items, click_index=batch.extras.get("click_index"))
 
 
 class MaxNormItemInput(ItemInput):

@@ -42,6 +42,8 @@ class SessionState:
             longest prefix minus this one), else None.
         click_items: (B, L) item id of every click, 0 past the prefix (``batch.seq_items``), for parts that
             act on the session's own items (RepeatNet's repeat decoder); set by every input part.
+        click_index: (T,) flat (B x L) positions of the clicks, session after session, padded to a fixed
+            T (``batch.extras["click_index"]`` of a static-shape batch), or None: the positions ``mask`` selects.
     """
 
     nodes: Tensor
@@ -50,6 +52,7 @@ class SessionState:
     padding: Tensor | None = None
     padding_slots: Tensor | None = None
     click_items: Tensor | None = None
+    click_index: Tensor | None = None
 
     def with_(self, **changes: Tensor | None) -> SessionState:
         return replace(self, **changes)

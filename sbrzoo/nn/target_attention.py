@@ -101,9 +101,10 @@ class TargetAttentionScorer(nn.Module):
 
     def forward(self, session: Tensor, items: Tensor, state: SessionState) -> Tensor:
         seq_state, mask, padding_slots = state.clicks, state.mask, state.padding_slots
-        batch_size = session.shape[0]
-        clicks = seq_state[mask]  # (T, d), grouped by session
-        owner = torch.arange(batch_size, device=mask.device)[:, None].expand_as(mask)[mask]  # (T,)
+        batch_size, width = mask.shape
+        index = mask.flatten().nonzero().squeeze(1) if state.click_index is None else state.click_index
+        clicks = seq_state.flatten(0, 1).index_select(0, index)  # (T, d), grouped by session
+        owner = index // width  # (T,)
         keys_values = torch.cat([self.transform(clicks), clicks])  # (2T, d)
         budget = _GPU_TILE_ELEMENTS if items.is_cuda else self.tile_elements
         tile = budget // max(len(clicks), 1) if budget else items.shape[0]
