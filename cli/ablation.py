@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.options import DEFAULT_SEED, build_config, expand_models, parse_seeds, training_options
+from cli.options import DEFAULT_SEED, build_config, expand_models, jobs_option, parse_seeds, training_options
 from sbrzoo.models.families import TABLE_II_MODELS
 
 
@@ -18,17 +18,18 @@ from sbrzoo.models.families import TABLE_II_MODELS
 @click.option("--seeds", default=str(DEFAULT_SEED), show_default=True, callback=parse_seeds,
               help="Comma-separated seeds, e.g. 1,2,3.")
 @training_options(without=("seed",))
+@jobs_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: runs/ablation-<dataset>); finished rows in it are not retrained.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON on stdout instead.")
-def ablation_command(*, rows: str, seeds: list[int], out: Path | None, as_json: bool, **options: Any) -> None:
+def ablation_command(*, rows: str, seeds: list[int], out: Path | None, jobs: int, as_json: bool,
+                     **options: Any) -> None:
     """Train every row on the same data split with every seed, then print the table as in the
     paper's Table II (mean ± std over seeds) and save ablation.json, ablation.csv and ablation.png."""
     from rich.table import Table
 
     from sbrzoo.ablation import write_outputs
-    from sbrzoo.console import console
-    from sbrzoo.experiment import load_run_dataset, run_training
+    from sbrzoo.experiment import train_cell
     from sbrzoo.matrix import PAPER_METRICS, run_matrix, summarize_cell
     from sbrzoo.report import show_json, show_table
 
@@ -36,18 +37,11 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, as_json: 
     base = {name: build_config(name, {**options, "seed": seeds[0]}) for name in names}
     dataset_name = base[names[0]].dataset
     out_dir = out or Path("runs") / f"ablation-{dataset_name}"
-    datasets: dict[int, Any] = {}
 
     def make_config(row: str, seed: int):  # noqa: ANN202
         return dataclasses.replace(base[row], seed=seed)
 
-    def train(config, folder: Path, resume: bool) -> None:  # noqa: ANN001
-        if config.seed not in datasets:  # one split per seed, shared by every row
-            datasets[config.seed] = load_run_dataset(config)
-        console.print(f"[bold]{config.model}[/] seed {config.seed}" + (" (resuming)" if resume else ""))
-        run_training(config, folder, resume=resume, dataset=datasets[config.seed])
-
-    run_matrix(names, seeds, out_dir, make_config, train)
+    run_matrix(names, seeds, out_dir, make_config, train_cell, jobs=jobs)
     summaries = [cell for name in names if (cell := summarize_cell(out_dir / name, dataset_name, name, seeds))]
     extra = {"seeds": seeds, "config": base[names[0]].to_dict()}
     write_outputs(summaries, out_dir, dataset_name, extra=extra)

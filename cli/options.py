@@ -76,6 +76,11 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
         "--eval-batch-size", type=click.IntRange(min=1), default=500, show_default=True),
 }
 
+#: ``--jobs`` of the experiment matrices (``sbrzoo reproduce``, ``sbrzoo ablation``).
+jobs_option = click.option(
+    "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Runs trained at once, each in its own process (to pack several runs on one GPU).")
+
 # Options that set one setting of the same name (a model's part setting or a training setting).
 SETTING_OPTIONS = ("epochs", "batch_size", "lr", "weight_decay", "dim", "heads", "dropout", "num_layers", "patience")
 

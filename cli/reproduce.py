@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from cli.options import DEFAULT_SEED, build_config, expand_models, parse_seeds, training_options
+from cli.options import DEFAULT_SEED, build_config, expand_models, jobs_option, parse_seeds, training_options
 from sbrzoo.models.families import TABLE_I_MODELS, TABLE_II_MODELS
 
 _FIXED = ("dataset", "data_dir", "seed", "select_on", "track_test")
@@ -35,6 +35,7 @@ def _names(_: click.Context, __: click.Parameter, value: str) -> list[str]:
               help="Folder holding one folder per dataset (default: $SBRZOO_DATA_DIR or ../shared/datasets).")
 @click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds: start no run after it and pause a run (after an epoch) that would overrun it.")
+@jobs_option
 @click.option("--compare", default="tagnnpp,tagnn", show_default=True, callback=_names,
               help="Two models compared example by example on the test set (paired tests).")
 @training_options(without=_FIXED)
@@ -42,14 +43,14 @@ def _names(_: click.Context, __: click.Parameter, value: str) -> list[str]:
               help="Writes reproduction.{json,csv,md} here and keeps the runs in reproduction/ below it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON on stdout instead.")
 def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], data_root: Path | None,
-                      time_budget: float | None, compare: list[str], out: Path, as_json: bool,
+                      time_budget: float | None, jobs: int, compare: list[str], out: Path, as_json: bool,
                       **options: Any) -> None:
     """Train every (dataset, model, seed) with its preset and validation-based epoch selection, the
     test set tracked every epoch only to show what the papers' best-test protocol would report.
     Finished runs are kept, unfinished ones resume from their last epoch, so the same command can
     be repeated (e.g. on a GPU lent for a few minutes at a time) until the table is complete."""
     from sbrzoo.console import console
-    from sbrzoo.experiment import load_run_dataset, run_training
+    from sbrzoo.experiment import train_cell
     from sbrzoo.matrix import run_matrix, runs_on_disk, summarize_cell, unfinished_runs
     from sbrzoo.models import list_models
     from sbrzoo.report import show_json, show_table
@@ -60,17 +61,6 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     names = expand_models(models, "--models")
     runs_dir = out / "reproduction"
     deadline = time.monotonic() + time_budget if time_budget else None
-    loaded: dict[tuple[str, int], Any] = {}  # the one dataset split in memory
-
-    def train(config, folder: Path, resume: bool) -> None:  # noqa: ANN001
-        key = (config.dataset, config.seed)
-        if key not in loaded:
-            loaded.clear()
-            loaded[key] = load_run_dataset(config)
-        resuming = " (resuming)" if resume else ""
-        console.print(f"[bold]{config.dataset} {config.model}[/] seed {config.seed}{resuming}")
-        run_training(config, folder, resume=resume, dataset=loaded[key], deadline=deadline)
-
     rows, unfinished, configs = [], [], {}
     for dataset in datasets:
         data_dir = data_root / dataset if data_root and dataset != "synthetic" else None
@@ -78,7 +68,7 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
         configs[dataset] = {name: build_config(name, {**options, **fixed}) for name in names}
         run_matrix(names, seeds, runs_dir / dataset,
                    lambda model, seed, d=dataset: dataclasses.replace(configs[d][model], seed=seed),
-                   train, deadline=deadline)
+                   train_cell, deadline=deadline, jobs=jobs)
     # The table holds every cell on disk, also those of earlier calls with other --models/--datasets.
     on_disk = runs_on_disk(runs_dir)
     planned = {dataset: dict.fromkeys(names, seeds) for dataset in datasets}

@@ -40,6 +40,22 @@ def run_training(config: RunConfig, out_dir: Path, *, resume: bool = False,
     return Trainer(config, dataset, out_dir, progress=progress_bar).fit(resume=resume, deadline=deadline)
 
 
+_LOADED: dict[tuple[str, int], SessionDataset] = {}  # the one dataset split this process holds
+
+
+def train_cell(config: RunConfig, folder: Path, resume: bool, deadline: float | None) -> None:
+    """Train one run of an experiment matrix (``sbrzoo reproduce`` and ``ablation``), keeping the last
+    dataset split loaded for the next run; module-level, so that ``--jobs`` can run it in a worker."""
+    from sbrzoo.console import console
+
+    key = (config.dataset, config.seed)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load_run_dataset(config)
+    console.print(f"[bold]{config.dataset} {config.model}[/] seed {config.seed}{' (resuming)' if resume else ''}")
+    run_training(config, folder, resume=resume, dataset=_LOADED[key], deadline=deadline)
+
+
 def evaluation_loader(config: RunConfig, examples: Examples, num_items: int) -> Iterable:
     """Batches of ``examples`` in file order, with the graphs ``config``'s model needs."""
     from sbrzoo.data.loader import batch_indices, make_loader

@@ -65,18 +65,24 @@ def run_matrix(
     seeds: Sequence[int],
     out_dir: Path,
     make_config: Callable[[str, int], RunConfig],
-    train: Callable[[RunConfig, Path, bool], object],
+    train: Callable[[RunConfig, Path, bool, float | None], object],
     *,
     deadline: float | None = None,
+    jobs: int = 1,
 ) -> dict[tuple[str, int], RunRecord | None]:
     """Train every (model, seed) not yet finished in ``out_dir``; return every run's finished record.
 
     A run whose folder has test metrics is skipped; one with a checkpoint but no test metrics is
-    resumed from its last finished epoch; one made with other settings stops everything (see
-    :func:`check_same_settings`). After ``deadline`` (a :func:`time.monotonic` time) no
-    run is started or resumed; runs left unfinished map to None.
+    resumed from its last finished epoch; one made with other settings stops everything before any
+    training (see :func:`check_same_settings`). After ``deadline`` (a :func:`time.monotonic` time,
+    the same clock in every process) no run is started or resumed; runs left unfinished map to None.
+
+    Args:
+        train: ``train(config, folder, resume, deadline)`` trains one run; with ``jobs > 1`` it runs in
+            worker processes, so it must be a module-level function.
+        jobs: Runs trained at once, each in its own process (packing several runs on one GPU).
     """
-    results: dict[tuple[str, int], RunRecord | None] = {}
+    todo = []
     for seed in seeds:
         for model in models:
             folder = run_folder(out_dir, model, seed)
@@ -84,11 +90,40 @@ def run_matrix(
             record = RunRecord.load(folder)
             if record is not None and record.finished:
                 log.info("%s seed %d already finished, skipped", model, seed)
-            elif deadline is None or time.monotonic() < deadline:
-                train(make_config(model, seed), folder, (folder / "last.pt").is_file())
-                record = RunRecord.load(folder)
+            else:
+                todo.append((make_config(model, seed), folder))
+    if jobs == 1:
+        for config, folder in todo:
+            if deadline is None or time.monotonic() < deadline:
+                train(config, folder, (folder / "last.pt").is_file(), deadline)
+    else:
+        _train_in_processes(train, todo, deadline, jobs)
+    results: dict[tuple[str, int], RunRecord | None] = {}
+    for seed in seeds:
+        for model in models:
+            record = RunRecord.load(run_folder(out_dir, model, seed))
             results[(model, seed)] = record if record is not None and record.finished else None
     return results
+
+
+def _train_in_processes(train: Callable[[RunConfig, Path, bool, float | None], object],
+                        todo: Sequence[tuple[RunConfig, Path]], deadline: float | None, jobs: int) -> None:
+    """``train`` every run of ``todo``, ``jobs`` at a time in spawned processes (CUDA cannot fork); the
+    first failure is raised once the runs already started have ended."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_train_before, train, config, folder, deadline) for config, folder in todo]
+        for future in futures:
+            future.result()
+
+
+def _train_before(train: Callable[[RunConfig, Path, bool, float | None], object], config: RunConfig,
+                  folder: Path, deadline: float | None) -> None:
+    """In a worker: ``train`` the run unless ``deadline`` has passed while it waited for its turn."""
+    if deadline is None or time.monotonic() < deadline:
+        train(config, folder, (folder / "last.pt").is_file(), deadline)
 
 
 def mean_and_std(runs: Sequence[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:

@@ -82,3 +82,15 @@ def test_a_deadline_pauses_after_an_epoch_and_resume_finishes_like_one_run(tmp_p
     assert [e["valid"] for e in resumed.epochs] == [e["valid"] for e in whole.epochs]
     assert resumed.test == pytest.approx({**whole.test, "seconds": resumed.test["seconds"]})
     assert (tmp_path / "cut" / "test_ranks.npy").is_file()
+
+
+def test_packed_runs_give_the_sequential_results(tmp_path: Path) -> None:
+    """`--jobs 2` trains the two cells in two processes at once, with the numbers of one after the other."""
+    for name, jobs in (("sequential", "1"), ("packed", "2")):
+        result = CliRunner().invoke(cli, [*ARGS, "--epochs", "1", "--jobs", jobs, "--out", str(tmp_path / name)],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    rows = {name: json.loads((tmp_path / name / "reproduction.json").read_text())["rows"]
+            for name in ("sequential", "packed")}
+    assert [r["model"] for r in rows["packed"]] == ["tagnn", "tagnnpp"]
+    assert [r["mean"] for r in rows["packed"]] == [r["mean"] for r in rows["sequential"]]
