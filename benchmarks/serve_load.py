@@ -34,7 +34,7 @@ def main() -> None:
 
     from sbrzoo.experiment import load_run
     from sbrzoo.recommend import load_recommender
-    from sbrzoo.serve import RecommendServer
+    from sbrzoo.serve import RecommendServer  # the serve extra: pip install -e ".[serve]"
 
     recommender = load_recommender(args.run_dir)
     run = load_run(args.run_dir)
@@ -42,18 +42,12 @@ def main() -> None:
     test = run.dataset.test
     sessions = [[item_map[i].item() if item_map is not None else i for i in test.prefix(n)]
                 for n in range(min(len(test), 5000))]
-    server = RecommendServer(("127.0.0.1", 0), recommender)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
     results = {"run": str(args.run_dir), "model": run.config.model, "k": args.k, "levels": []}
-    try:
+    with RecommendServer(recommender, "127.0.0.1", 0).running() as server:
+        host, port = server.address
         for clients in (int(c) for c in args.clients.split(",")):
             results["levels"].append(_level(host, port, sessions, clients, args.requests, args.k, args.timeout))
             print(json.dumps(results["levels"][-1]), file=sys.stderr)
-    finally:
-        server.shutdown()
-        server.server_close()
     text = json.dumps(results, indent=2)
     if args.out:
         args.out.write_text(text + "\n")

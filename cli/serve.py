@@ -1,7 +1,8 @@
-"""`sbrzoo serve`: an HTTP JSON endpoint that recommends with a trained run."""
+"""`sbrzoo serve`: an HTTP JSON endpoint (FastAPI on uvicorn, the serve extra) that recommends with a trained run."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -36,26 +37,24 @@ def serve_command(run_dir: Path, host: str, port: int, max_k: int, max_sessions:
     curl -s localhost:8000/recommend -d '{"sessions": [[1, 2], [3]], "k": 5, "exclude_seen": true}'
 
     The answer is {"results": [{"items", "scores", "unknown", "fallback"}, ...]}, item ids raw as for
-    `sbrzoo recommend`; a bad request gets 400 and {"error": "..."}.
+    `sbrzoo recommend`; a bad request gets 400 (413: body too large) and {"error": "..."}. Needs the
+    serve extra (FastAPI, uvicorn): pip install -e ".[serve]".
     """
     from sbrzoo.console import console
     from sbrzoo.errors import ConfigError
     from sbrzoo.recommend import load_recommender
-    from sbrzoo.serve import Limits, make_server
+    from sbrzoo.serve import Limits, RecommendServer  # without the serve extra: a one-line ConfigError
 
     recommender = load_recommender(run_dir, device=device, backend=backend, data_dir=data_dir, batch_size=batch_size)
     limits = Limits(max_body=max_body_kb * 1024, max_sessions=max_sessions, max_k=max_k, max_batch=batch_size,
                     batch_window=batch_window_ms / 1000)
     try:
-        server = make_server(recommender, host, port, limits)
+        server = RecommendServer(recommender, host, port, limits)
     except OSError as error:
         raise ConfigError(f"cannot listen on {host}:{port} ({error.strerror or error})") from None
     console.print(f"serving {recommender.name} (epoch {recommender.epoch}, {recommender.num_items:,} items, "
                   f"{recommender.device}) on {server.url}: POST /recommend, GET /health; Ctrl-C stops",
                   markup=False, highlight=False, soft_wrap=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn has stopped gracefully
         server.serve_forever()
-    except KeyboardInterrupt:
-        console.print("stopped", markup=False)
-    finally:
-        server.server_close()
+    console.print("stopped", markup=False)

@@ -1,4 +1,5 @@
-"""A small HTTP JSON service over a :class:`~sbrzoo.recommend.Recommender` (standard library only).
+"""An HTTP JSON service over a :class:`~sbrzoo.recommend.Recommender`: FastAPI on uvicorn (the ``serve``
+extra: ``pip install -e ".[serve]"``).
 
 Endpoints:
 
@@ -8,36 +9,52 @@ Endpoints:
   "unknown", "fallback"}, ...]}``, one result per session, in order. Item ids are raw ids, as for
   :meth:`Recommender.recommend`.
 
-A bad request gets ``400`` (``413`` when too large, ``404``/``405`` for another path or method) and
-``{"error": "one line"}``. Requests that arrive together are scored together: one worker thread owns
-the model and scores every request waiting (up to ``max_batch`` sessions) in one batch, after waiting
-``batch_window`` seconds for company.
+Every refusal is ``{"error": "one line"}``: ``400`` for a body that is not JSON, an unknown field or a
+value out of :class:`Limits`, ``413`` for a body over the size limit, ``404`` / ``405`` for another path
+or method, ``503`` when scoring takes longer than the timeout. Nothing else is served (no OpenAPI pages).
+Requests that arrive together are scored together: one worker thread owns the model and scores every
+request waiting (up to ``max_batch`` sessions) in one batch, after waiting ``batch_window`` seconds for
+company; the event loop only parses and answers.
 
 Example:
-    >>> server = make_server(recommender, "127.0.0.1", 8000)
-    >>> server.serve_forever()
+    >>> server = RecommendServer(recommender, "127.0.0.1", 8000)
+    >>> server.serve_forever()  # until Ctrl-C (or server.shutdown() from another thread)
     $ curl -s localhost:8000/recommend -d '{"session": [214828987, 214826715], "k": 5}'
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import queue
+import socket
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sbrzoo.errors import ConfigError
 from sbrzoo.recommend import Recommendation, Recommender
 
-__all__ = ["Limits", "RecommendServer", "make_server", "REQUEST_FIELDS"]
+try:
+    import uvicorn
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+except ImportError as missing:
+    raise ConfigError(f'serving needs FastAPI and uvicorn ({missing.name} is not installed): '
+                      'pip install -e ".[serve]"') from None
+
+__all__ = ["Limits", "BadRequest", "RecommendServer", "create_app", "parse_request", "ENDPOINTS", "REQUEST_FIELDS"]
 
 logger = logging.getLogger("sbrzoo.serve")
 REQUEST_FIELDS = ("session", "sessions", "k", "exclude_seen")
+ENDPOINTS = {"/health": "GET", "/recommend": "POST"}  # path -> its one method
 _STOP = object()  # tells the scoring thread to end
 
 
@@ -80,10 +97,50 @@ class _Job:
     future: Future = field(default_factory=Future)
 
 
+def parse_request(body: bytes, limits: Limits) -> _Job:
+    """A ``POST /recommend`` body as a job for the scorer.
+
+    Raises:
+        BadRequest: why, in one line (status 400).
+    """
+    if not body.strip():
+        raise BadRequest('the body is empty; send a JSON object such as {"session": [1, 2], "k": 20}')
+    try:
+        request = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
+        raise BadRequest(f"the body is not JSON ({reason})") from None
+    if not isinstance(request, dict):
+        raise BadRequest('the body must be a JSON object such as {"session": [1, 2], "k": 20}')
+    unknown = sorted(set(request) - set(REQUEST_FIELDS))
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r}; a request holds {', '.join(REQUEST_FIELDS)}")
+    if ("session" in request) == ("sessions" in request):
+        raise BadRequest('give either "session": [id, ...] or "sessions": [[id, ...], ...]')
+    sessions = [request["session"]] if "session" in request else request["sessions"]
+    if not isinstance(sessions, list) or len(sessions) > limits.max_sessions:
+        raise BadRequest(f'"sessions" must be a list of at most {limits.max_sessions} sessions')
+    for index, session in enumerate(sessions):
+        where = "session" if "session" in request else f"sessions[{index}]"
+        if not isinstance(session, list) or len(session) > limits.max_items:
+            raise BadRequest(f"{where} must be a list of at most {limits.max_items} item ids")
+        for item in session:
+            if isinstance(item, bool) or not isinstance(item, int | str):
+                raise BadRequest(f"{where}: {json.dumps(item)[:40]} is not an item id (an integer or a string)")
+    k = request.get("k", 20)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limits.max_k:
+        raise BadRequest(f'"k" must be an integer from 1 to {limits.max_k}')
+    exclude_seen = request.get("exclude_seen", False)
+    if not isinstance(exclude_seen, bool):
+        raise BadRequest('"exclude_seen" must be true or false')
+    return _Job(sessions, k, exclude_seen)
+
+
 class _Batcher:
     """The one thread that runs the model: takes every waiting job (up to ``max_batch`` sessions) and
     scores them in one :meth:`Recommender.recommend` call per ``exclude_seen`` value, with the largest
-    ``k`` asked (each job keeps its own first ``k``)."""
+    ``k`` asked (each job keeps its own first ``k``). A job whose request gave up (its future cancelled)
+    is not scored."""
 
     def __init__(self, recommender: Recommender, limits: Limits) -> None:
         self.recommender = recommender
@@ -92,9 +149,10 @@ class _Batcher:
         self.thread = threading.Thread(target=self._run, name="sbrzoo-scorer", daemon=True)
         self.thread.start()
 
-    def submit(self, job: _Job) -> list[Recommendation]:
+    async def submit(self, job: _Job) -> list[Recommendation]:
+        """Queue ``job`` and wait for its results. Raises: TimeoutError: after ``limits.timeout``."""
         self.jobs.put(job)
-        return job.future.result(timeout=self.limits.timeout)
+        return await asyncio.wait_for(asyncio.wrap_future(job.future), self.limits.timeout)
 
     def close(self) -> None:
         self.jobs.put(_STOP)
@@ -119,8 +177,9 @@ class _Batcher:
                     break
                 batch.append(more)
                 size += len(more.sessions)
+            live = [j for j in batch if j.future.set_running_or_notify_cancel()]
             for exclude_seen in (False, True):
-                self._score([j for j in batch if j.exclude_seen == exclude_seen], exclude_seen)
+                self._score([j for j in live if j.exclude_seen == exclude_seen], exclude_seen)
 
     def _score(self, jobs: list[_Job], exclude_seen: bool) -> None:
         if not jobs:
@@ -139,141 +198,152 @@ class _Batcher:
             job.future.set_result([replace(r, items=r.items[:job.k], scores=r.scores[:job.k]) for r in mine])
 
 
-class RecommendServer(ThreadingHTTPServer):
-    """The HTTP server: one thread per connection, one scoring thread (see the module docstring)."""
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request's body, refused (413) as soon as it is known to exceed ``limit`` bytes: from its
+    Content-Length before reading anything, else while it streams in (chunked)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise BadRequest(f"the body has {int(length):,} bytes; the limit is {limit:,}",
+                         HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BadRequest(f"the body has over {limit:,} bytes; the limit is {limit:,}",
+                             HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    return bytes(body)
 
-    daemon_threads = True
-    request_queue_size = 128  # the listen backlog (socketserver's 5 resets bursts of concurrent clients)
 
-    def __init__(self, address: tuple[str, int], recommender: Recommender, limits: Limits | None = None) -> None:
-        self.recommender = recommender
+def _refusal(error: BadRequest, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=error.status, headers=headers)
+
+
+def create_app(recommender: Recommender, limits: Limits | None = None) -> FastAPI:
+    """The ASGI application (see the module docstring); its scoring thread runs from the app's startup
+    to its shutdown (uvicorn's lifespan, or ``with fastapi.testclient.TestClient(app)``)."""
+    limits = limits or Limits()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.batcher = _Batcher(recommender, limits)
+        try:
+            yield
+        finally:
+            app.state.batcher.close()
+
+    app = FastAPI(title="sbrzoo", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(_: Request, error: BadRequest) -> JSONResponse:
+        return _refusal(error)
+
+    @app.exception_handler(HTTPException)
+    async def wrong_route(request: Request, error: HTTPException) -> JSONResponse:
+        path = request.url.path
+        if error.status_code == HTTPStatus.METHOD_NOT_ALLOWED and path in ENDPOINTS:
+            refused = BadRequest(f"use {ENDPOINTS[path]} for {path}", HTTPStatus.METHOD_NOT_ALLOWED)
+        elif error.status_code == HTTPStatus.NOT_FOUND:
+            refused = BadRequest(f"no such endpoint {request.method} {path[:80]!r} (GET /health, POST /recommend)",
+                                 HTTPStatus.NOT_FOUND)
+        else:
+            refused = BadRequest(str(error.detail), HTTPStatus(error.status_code))
+        return _refusal(refused, error.headers)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        r = recommender
+        return {"status": "ok", "model": r.name, "epoch": r.epoch, "num_items": r.num_items, "device": r.device}
+
+    @app.post("/recommend")
+    async def recommend(request: Request) -> JSONResponse:
+        job = parse_request(await _read_body(request, limits.max_body), limits)
+        try:
+            results = await request.app.state.batcher.submit(job)
+        except asyncio.TimeoutError:
+            return _refusal(BadRequest("scoring timed out; try again", HTTPStatus.SERVICE_UNAVAILABLE))
+        except Exception as error:  # noqa: BLE001 - a one-line 500, the server stays up
+            logger.exception("scoring failed")
+            return _refusal(BadRequest(f"scoring failed: {type(error).__name__}: {error}",
+                                       HTTPStatus.INTERNAL_SERVER_ERROR))
+        return JSONResponse({"results": [r.to_dict() for r in results]})
+
+    return app
+
+
+class RecommendServer:
+    """uvicorn serving :func:`create_app` on a socket bound (and listening) when constructed, so that a
+    busy port fails at once and port 0 picks a free one (see :attr:`url`).
+
+    Args:
+        recommender: What answers ``/recommend``.
+        host, port: Where to listen (``0.0.0.0``: every interface; there is no authentication).
+        limits: What one request may ask for.
+
+    Raises:
+        OSError: the address cannot be resolved or bound.
+    """
+
+    backlog = 1024  # connections waiting to be accepted (bursts of concurrent clients)
+
+    def __init__(self, recommender: Recommender, host: str = "127.0.0.1", port: int = 8000,
+                 limits: Limits | None = None) -> None:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        self.socket = socket.socket(family, kind, proto)
+        try:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.socket.bind(address)
+            self.socket.listen(self.backlog)
+        except OSError:
+            self.socket.close()
+            raise
         self.limits = limits or Limits()
-        self.batcher = _Batcher(recommender, self.limits)
-        super().__init__(address, _Handler)
+        config = uvicorn.Config(create_app(recommender, self.limits), log_config=None, log_level="warning",
+                                access_log=False, backlog=self.backlog, timeout_graceful_shutdown=5)
+        self.server = uvicorn.Server(config)
 
-    def server_close(self) -> None:
-        super().server_close()
-        self.batcher.close()
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound host and port."""
+        host, port = self.socket.getsockname()[:2]
+        return host, port
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        host, port = self.address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-    def health(self) -> dict[str, Any]:
-        r = self.recommender
-        return {"status": "ok", "model": r.name, "epoch": r.epoch, "num_items": r.num_items, "device": r.device}
-
-    def parse(self, body: bytes) -> _Job:
-        """A ``POST /recommend`` body as a job. Raises: BadRequest: why, in one line."""
+    def serve_forever(self) -> None:
+        """Answer requests until :meth:`shutdown` (or, in the main thread, Ctrl-C: uvicorn stops
+        gracefully, then KeyboardInterrupt is raised here). Closes the socket when it returns."""
         try:
-            request = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
-            raise BadRequest(f"the body is not JSON ({reason})") from None
-        if not isinstance(request, dict):
-            raise BadRequest('the body must be a JSON object such as {"session": [1, 2], "k": 20}')
-        unknown = sorted(set(request) - set(REQUEST_FIELDS))
-        if unknown:
-            raise BadRequest(f"unknown field {unknown[0]!r}; a request holds {', '.join(REQUEST_FIELDS)}")
-        if ("session" in request) == ("sessions" in request):
-            raise BadRequest('give either "session": [id, ...] or "sessions": [[id, ...], ...]')
-        sessions = [request["session"]] if "session" in request else request["sessions"]
-        limits = self.limits
-        if not isinstance(sessions, list) or len(sessions) > limits.max_sessions:
-            raise BadRequest(f'"sessions" must be a list of at most {limits.max_sessions} sessions')
-        for index, session in enumerate(sessions):
-            where = "session" if "session" in request else f"sessions[{index}]"
-            if not isinstance(session, list) or len(session) > limits.max_items:
-                raise BadRequest(f"{where} must be a list of at most {limits.max_items} item ids")
-            for item in session:
-                if isinstance(item, bool) or not isinstance(item, int | str):
-                    raise BadRequest(f"{where}: {json.dumps(item)[:40]} is not an item id (an integer or a string)")
-        k = request.get("k", 20)
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limits.max_k:
-            raise BadRequest(f'"k" must be an integer from 1 to {limits.max_k}')
-        exclude_seen = request.get("exclude_seen", False)
-        if not isinstance(exclude_seen, bool):
-            raise BadRequest('"exclude_seen" must be true or false')
-        return _Job(sessions, k, exclude_seen)
+            self.server.run(sockets=[self.socket])
+        finally:
+            self.socket.close()
 
+    def shutdown(self) -> None:
+        """Ask :meth:`serve_forever` to stop (from another thread); it finishes the requests under way."""
+        self.server.should_exit = True
 
-class _Handler(BaseHTTPRequestHandler):
-    server: RecommendServer
-    protocol_version = "HTTP/1.1"
-    server_version = "sbrzoo"
+    @contextmanager
+    def running(self, timeout: float = 30.0) -> Iterator[RecommendServer]:
+        """Serve in a background thread for the ``with`` block (tests, benchmarks); waits until the
+        server has started, and for it to stop at the end.
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        if self.path.split("?")[0] == "/health":
-            self._send(HTTPStatus.OK, self.server.health())
-        elif self.path.split("?")[0] == "/recommend":
-            self._refuse(BadRequest("use POST for /recommend", HTTPStatus.METHOD_NOT_ALLOWED), allow="POST")
-        else:
-            self._refuse(BadRequest(f"no such endpoint {self.path[:80]!r} (GET /health, POST /recommend)",
-                                    HTTPStatus.NOT_FOUND))
-
-    def do_POST(self) -> None:  # noqa: N802
-        if self.path.split("?")[0] != "/recommend":
-            self._drain()
-            status = HTTPStatus.METHOD_NOT_ALLOWED if self.path.split("?")[0] == "/health" else HTTPStatus.NOT_FOUND
-            self._refuse(BadRequest(f"POST {self.path[:80]!r}: only POST /recommend (and GET /health)", status),
-                         allow="GET" if status == HTTPStatus.METHOD_NOT_ALLOWED else None)
-            return
+        Raises:
+            RuntimeError: it did not start within ``timeout`` seconds.
+        """
+        url = self.url
+        thread = threading.Thread(target=self.serve_forever, name="sbrzoo-server", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.shutdown()
+                raise RuntimeError(f"the server on {url} did not start")
+            time.sleep(0.01)
         try:
-            job = self.server.parse(self._body())
-            results = self.server.batcher.submit(job)
-        except BadRequest as error:
-            self._refuse(error)
-            return
-        except TimeoutError:
-            self._refuse(BadRequest("scoring timed out; try again", HTTPStatus.SERVICE_UNAVAILABLE))
-            return
-        except Exception as error:  # noqa: BLE001 - a one-line 500, the server stays up
-            logger.exception("scoring failed")
-            self._refuse(BadRequest(f"scoring failed: {type(error).__name__}: {error}",
-                                    HTTPStatus.INTERNAL_SERVER_ERROR))
-            return
-        self._send(HTTPStatus.OK, {"results": [r.to_dict() for r in results]})
-
-    def _body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
-            self.close_connection = True
-            raise BadRequest("a POST needs a Content-Length header", HTTPStatus.LENGTH_REQUIRED)
-        if int(length) > self.server.limits.max_body:
-            self.close_connection = True  # the body is not read
-            raise BadRequest(f"the body has {int(length):,} bytes; the limit is {self.server.limits.max_body:,}",
-                             HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        return self.rfile.read(int(length))
-
-    def _drain(self) -> None:
-        length = self.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) <= self.server.limits.max_body:
-            self.rfile.read(int(length))
-        else:
-            self.close_connection = True
-
-    def _refuse(self, error: BadRequest, allow: str | None = None) -> None:
-        self._send(error.status, {"error": str(error)}, allow=allow)
-
-    def _send(self, status: HTTPStatus, payload: dict[str, Any], allow: str | None = None) -> None:
-        data = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if allow:
-            self.send_header("Allow", allow)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401 - http.server's signature
-        logger.debug("%s %s", self.address_string(), format % args)
-
-
-def make_server(recommender: Recommender, host: str = "127.0.0.1", port: int = 8000,
-                limits: Limits | None = None) -> RecommendServer:
-    """A bound server (port 0: any free port, see ``server.url``); call ``serve_forever()``, then
-    ``shutdown()`` from another thread and ``server_close()``."""
-    return RecommendServer((host, port), recommender, limits)
+            yield self
+        finally:
+            self.shutdown()
+            thread.join(timeout=timeout)
