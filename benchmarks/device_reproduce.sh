@@ -3,6 +3,9 @@
 # the repository root of the copied tree with the datasets carried as .data/<name>:
 #
 #   bash benchmarks/device_reproduce.sh 480 --models srgnn --datasets yoochoose1_64 --seeds 1
+#   # the GPU track: TAGNN and the five TAGNN++ rows on one dataset, packed, on the static engine
+#   bash benchmarks/device_reproduce.sh 480 --datasets diginetica --seeds 1 --engine static --jobs 6 \
+#       --models tagnn,tagnnpp,tagnnpp_no_agc,tagnnpp_no_gnn,tagnnpp_no_pe,tagnnpp_no_transformer
 #
 # The first argument is the time budget in seconds (leave room for loading data and the final test
 # evaluation inside the command's limit); the rest go to `sbrzoo reproduce`. Runs pause after the

@@ -32,8 +32,9 @@ def run_folder(out_dir: Path, model: str, seed: int) -> Path:
     return Path(out_dir) / model / f"seed-{seed}"
 
 
-# Where a run executes, not what it computes: a run may be resumed on another machine or device.
-_PLACE_FIELDS = frozenset({"data_dir", "device", "backend", "num_workers", "eval_batch_size", "deterministic"})
+# Where and how a run executes, not what it computes: a run may be resumed on another machine, device or engine.
+_PLACE_FIELDS = frozenset({"data_dir", "device", "backend", "num_workers", "eval_batch_size", "deterministic",
+                           "engine"})
 
 
 def check_same_settings(folder: Path, config: RunConfig) -> None:

@@ -20,6 +20,7 @@ Padding never changes the numbers of the real sessions:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ from sbrzoo.data.batch import SessionBatch
 from sbrzoo.data.examples import Examples
 from sbrzoo.graph.torch_graph import TorchGraph
 
-__all__ = ["BatchShape", "DeviceExamples", "build_static_batch", "shape_for", "STATIC_GRAPH_KINDS"]
+__all__ = ["BatchShape", "DeviceExamples", "build_static_batch", "click_step", "shape_for", "STATIC_GRAPH_KINDS"]
 
 #: Graph kinds :func:`build_static_batch` builds (LESSR's EOP and shortcut graphs are not among them).
 STATIC_GRAPH_KINDS = ("session",)
@@ -56,20 +57,27 @@ def _round_up(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
-def shape_for(lengths: np.ndarray, batch_size: int, longest: int, *, click_step: int = 256) -> BatchShape:
+def click_step(batch_size: int, mean_length: float) -> int:
+    """The rounding of click slots: the power of two nearest an eighth of a typical batch's clicks
+    (at least 32), so padding wastes about a sixteenth of the work and an epoch meets a few dozen shapes."""
+    return max(32, 1 << max(round(math.log2(max(batch_size * mean_length / 8, 1.0))), 0))
+
+
+def shape_for(lengths: np.ndarray, batch_size: int, longest: int, *, step: int) -> BatchShape:
     """The bucket of a batch of prefixes of ``lengths``.
 
-    Click slots round up to a multiple of ``click_step`` (filler rows take one each), positions to the
-    next power of two, but never beyond ``longest`` (the split's longest prefix, so that positional
-    tables sized for the data suffice).
+    Click slots round up to a multiple of ``step`` (filler rows and the sink take one each), positions
+    to the next power of two, but never beyond ``longest`` (the split's longest prefix, so that
+    positional tables sized for the data suffice).
 
     Args:
         lengths: (B,) prefix lengths of the real examples, ``B <= batch_size``.
         batch_size: The training batch size.
         longest: The longest prefix of the split.
+        step: See :func:`click_step`.
     """
     fillers = batch_size - len(lengths)
-    clicks = _round_up(int(lengths.sum()) + fillers + 1, click_step)
+    clicks = _round_up(int(lengths.sum()) + fillers + 1, step)
     positions = min(1 << (int(lengths.max()) - 1).bit_length(), longest)
     return BatchShape(rows=batch_size + 1, clicks=clicks, positions=max(positions, 1))
 
@@ -92,7 +100,8 @@ class DeviceExamples:
 
     def shape_for(self, indices: np.ndarray, batch_size: int) -> BatchShape:
         """The :class:`BatchShape` of the examples ``indices`` (host-side lengths: no device sync)."""
-        return shape_for(self.host_lengths[indices], batch_size, self.longest)
+        step = click_step(batch_size, float(self.host_lengths.mean()) if len(self.host_lengths) else 1.0)
+        return shape_for(self.host_lengths[indices], batch_size, self.longest, step=step)
 
 
 def build_static_batch(data: DeviceExamples, indices: Tensor, num_real: Tensor, shape: BatchShape) -> SessionBatch:

@@ -8,7 +8,7 @@ import torch
 
 from sbrzoo.data.collate import SessionCollator
 from sbrzoo.data.examples import Examples
-from sbrzoo.engine.static_batch import BatchShape, DeviceExamples, build_static_batch, shape_for
+from sbrzoo.engine.static_batch import BatchShape, DeviceExamples, build_static_batch, click_step, shape_for
 from sbrzoo.models import get_spec, list_models
 from tests.helpers import build_model, edge_list, random_prefixes
 
@@ -37,9 +37,16 @@ def _static(examples: Examples, chosen: np.ndarray, batch_size: int, shape: Batc
 
 
 def test_shape_rounds_clicks_and_positions_up() -> None:
-    shape = shape_for(np.array([3, 5, 9]), batch_size=4, longest=12)
-    assert shape == BatchShape(rows=5, clicks=256, positions=12)  # 17 clicks + 1 filler + the sink
-    assert shape_for(np.array([3, 5]), batch_size=2, longest=40).positions == 8
+    shape = shape_for(np.array([3, 5, 9]), batch_size=4, longest=12, step=32)
+    assert shape == BatchShape(rows=5, clicks=32, positions=12)  # 17 clicks + 1 filler + the sink
+    assert shape_for(np.array([3, 5]), batch_size=2, longest=40, step=32).positions == 8
+    assert shape_for(np.full(8, 4), batch_size=8, longest=4, step=32).clicks == 64  # 32 clicks + the sink
+
+
+def test_click_slots_round_to_an_eighth_of_a_typical_batch() -> None:
+    assert click_step(batch_size=100, mean_length=4.9) == 64  # Diginetica, SR-GNN's batch
+    assert click_step(batch_size=512, mean_length=4.9) == 256
+    assert click_step(batch_size=4, mean_length=2.0) == 32
 
 
 @pytest.mark.parametrize("num_real", [7, 4])  # a full batch, and a last batch with filler rows
