@@ -62,6 +62,7 @@ def load_weights(model: nn.Module, state_dict: Mapping[str, Any], path: Path) ->
     saved weights do not fit the model (other names or shapes)."""
     if not isinstance(state_dict, Mapping) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise DataError(f"{path}: the weights are not a mapping of names to tensors")
+    state_dict = _current_names(model, state_dict)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
@@ -73,6 +74,24 @@ def load_weights(model: nn.Module, state_dict: Mapping[str, Any], path: Path) ->
     if problems:
         raise DataError(f"{path}: the weights do not fit this model ({'; '.join(problems)})")
     model.load_state_dict(state_dict)
+
+
+def _current_names(model: nn.Module, state_dict: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Weights saved before the parts registry (run folders of sbrzoo 0.1, whose ``config.json``
+    :class:`~sbrzoo.config.RunConfig` also migrates) under today's names: the model's one node encoder
+    was ``graph_encoder``, and each sequence encoder was named after its part (``positional``,
+    ``transformer``). The parameters' order, hence the optimizer state of ``last.pt``, is unchanged."""
+    spec = getattr(model, "spec", None)
+    if spec is None or not any(name.startswith("graph_encoder.") or name.split(".")[0] in spec.sequence_encoders
+                               for name in state_dict):
+        return state_dict
+    renames = {"graph_encoder": "node_encoders.0"} | {
+        part: f"sequence_encoders.{index}" for index, part in enumerate(spec.sequence_encoders)}
+    renamed = {}
+    for name, tensor in state_dict.items():
+        head, dot, rest = name.partition(".")
+        renamed[f"{renames.get(head, head)}{dot}{rest}"] = tensor
+    return renamed
 
 
 def _first_line(error: BaseException) -> str:

@@ -124,3 +124,30 @@ def test_corrupt_pickle_names_the_file(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert str(tmp_path) in result.stderr and "Traceback" not in result.stderr
     assert not any(p.name == "runs" for p in tmp_path.iterdir())
+
+
+def test_weights_saved_before_the_parts_registry_still_evaluate(tmp_path: Path) -> None:
+    """A run of sbrzoo 0.1 named TAGNN++'s node encoder ``graph_encoder`` and its sequence encoders
+    ``positional`` and ``transformer``: evaluating it gives its metrics, and it resumes."""
+    metrics = train(tmp_path, "run", "--model", "tagnnpp", *QUICK)
+    old_names = {"node_encoders.0": "graph_encoder", "sequence_encoders.0": "positional",
+                 "sequence_encoders.1": "transformer"}
+
+    def rename(weights: dict) -> dict:
+        renamed = {}
+        for name, tensor in weights.items():
+            current = next((c for c in old_names if name.startswith(c + ".")), None)
+            renamed[old_names[current] + name[len(current):] if current else name] = tensor
+        return renamed
+
+    for file, key in (("best.pt", "state_dict"), ("last.pt", "model")):
+        checkpoint = torch.load(tmp_path / "run" / file, weights_only=True)
+        checkpoint[key] = rename(checkpoint[key])
+        assert any(name.startswith("graph_encoder.") for name in checkpoint[key])
+        torch.save(checkpoint, tmp_path / "run" / file)
+    result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "run"), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["metrics"]["HR@20"] == pytest.approx(metrics["test"]["HR@20"])
+    resumed = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "run"), "--epochs", "2"],
+                                 catch_exceptions=False)
+    assert resumed.exit_code == 0, resumed.stderr
