@@ -78,3 +78,31 @@ def test_engine_refusals_are_one_line(monkeypatch, capsys, tmp_path, args, messa
     code, _, err = run_main(monkeypatch, capsys, "train", *args, "--engine", "static", "--out", str(tmp_path / "r"))
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_the_warm_up_step_of_a_capture_is_undone() -> None:
+    """Capturing needs one real step first; undoing it in place (weights, fresh Adam state, bookkeeping)
+    leaves the run exactly where a run without it is (the CPU part of `_capture`)."""
+    from sbrzoo.engine.step import _restore, _snapshot
+
+    examples = Examples.from_lists(random_prefixes(20, seed=3), np.arange(20) % NUM_ITEMS + 1)
+    batches = [np.arange(8), np.arange(8, 16)]
+    _, hp = settings_for("tagnnpp")
+    weights = []
+    for warm_up_first in (False, True):
+        torch.manual_seed(0)
+        network = build_model("tagnnpp", NUM_ITEMS).eval()
+        optimizer = torch.optim.Adam(network.parameters(), lr=1e-2)
+        runner = StaticEngine(network, optimizer, examples, NUM_ITEMS, 8, hp, network.agc_parameters(),
+                              torch.device("cpu"), capture=False)
+        if warm_up_first:
+            saved = _snapshot(network, optimizer, (runner.total_loss, runner.steps, runner.first_bad_step))
+            runner.indices.copy_(torch.arange(8, 16))
+            runner.num_real.fill_(8)
+            runner._step(runner.data.shape_for(batches[1], 8))
+            assert int(runner.steps) == 1 and optimizer.state
+            _restore(saved, optimizer)
+        total, _ = runner.run_epoch(batches, lambda *_, **__: None)
+        weights.append((float(total), [p.detach().clone() for p in network.parameters()]))
+    assert weights[0][0] == weights[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(weights[0][1], weights[1][1]))
