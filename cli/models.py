@@ -33,14 +33,16 @@ def models_command(pattern: str, dataset: str | None, show_parts: bool, as_json:
             resolved[spec.name] = {**settings, **{f"training.{k}": v for k, v in training.to_dict().items()}}
     if as_json:
         show_json([{"name": s.name, "label": s.label, "parts": s.parts(), "graphs": list(s.graph_kinds),
-                    "fidelity": s.fidelity, "description": s.description,
+                    "fidelity": s.fidelity, "static_engine": s.static_shapes, "description": s.description,
                     **({"settings": resolved[s.name]} if dataset else {})} for s in specs])
         return
     table = Table(title="sbrzoo models")
-    for column in ("name", "parts", "graphs", "description"):
+    for column in ("name", "parts", "graphs", "engine", "description"):
         table.add_column(column, no_wrap=column != "description")
     for spec in specs:
-        table.add_row(spec.name, " > ".join(spec.parts()), ", ".join(spec.graph_kinds) or "-", spec.description)
+        engines = "eager, static" if spec.static_shapes else "eager"
+        table.add_row(spec.name, " > ".join(spec.parts()), ", ".join(spec.graph_kinds) or "-", engines,
+                      spec.description)
     show_table(table)
     if dataset:
         names = list(dict.fromkeys(key for values in resolved.values() for key in values))
@@ -65,7 +67,8 @@ def _show_parts(as_json: bool) -> None:
     parts = all_parts()
     if as_json:
         show_json([{"kind": p.kind, "name": p.name, "target": p.target, "graphs": list(p.graphs),
-                    "settings": dict(p.settings), "fixed": dict(p.fixed), "description": p.description} for p in parts])
+                    "settings": dict(p.settings), "fixed": dict(p.fixed), "static_shapes": p.static_shapes,
+                    "description": p.description} for p in parts])
         return
     table = Table(title="sbrzoo parts")
     for column in ("kind", "name", "settings", "graphs", "description"):

@@ -61,7 +61,7 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "engine": click.option(
         "--engine", type=click.Choice(["eager", "static"]), default="eager", show_default=True,
         help="static: batches of a few padded shapes built on the device, each shape's whole step captured "
-             "as a CUDA graph on a GPU (torch backend; see `sbrzoo models` for what it trains)."),
+             "as a CUDA graph on a GPU (torch backend; the engine column of `sbrzoo models` says what it trains)."),
     "backend": click.option(
         "--backend", type=click.Choice(["dgl", "torch"]), default=None,
         help="Graph backend (default: dgl where it imports, else torch)."),

@@ -151,3 +151,10 @@ def test_weights_saved_before_the_parts_registry_still_evaluate(tmp_path: Path) 
     resumed = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "run"), "--epochs", "2"],
                                  catch_exceptions=False)
     assert resumed.exit_code == 0, resumed.stderr
+
+
+def test_models_says_which_engine_trains_each_model() -> None:
+    listing = {m["name"]: m for m in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)}
+    assert listing["tagnnpp"]["static_engine"] and not listing["lessr"]["static_engine"]
+    table = CliRunner().invoke(cli, ["models", "csrm"]).output
+    assert "engine" in table and "eager, static" not in table
