@@ -35,6 +35,9 @@ from cli.options import (
 @click.option("--dry-run", is_flag=True,
               help="Check the options and the data, print the resolved settings, train and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the test metrics as JSON on stdout instead of a table.")
+@click.option("--tensorboard", is_flag=True,
+              help="Also write every epoch (loss, lr, validation and tracked test metrics) as TensorBoard event "
+                   'files into RUN/tensorboard (needs the tensorboard package: pip install -e ".[tensorboard]").')
 @click.option("--nproc", type=click.IntRange(min=1), default=None,
               help="Train data-parallel in this many processes on this machine (one per GPU, or CPU processes): "
                    "torchrun with DistributedDataParallel, same optimisation as one process (docs/DISTRIBUTED.md).")
@@ -42,10 +45,14 @@ def train_command(*, nproc: int | None, **arguments: Any) -> None:
     """Train MODEL on a dataset (default: the built-in synthetic one) and evaluate it on the test set.
 
     The reported epoch is the best one on the validation split (the last 10% of training sessions);
-    the run folder holds config.json, metrics.json, test_ranks.npy, best.pt and last.pt.
+    the run folder holds config.json, metrics.json, epochs.csv, curves.png, test_ranks.npy, best.pt and
+    last.pt (and tensorboard/ with --tensorboard).
     """
     from sbrzoo import distributed
+    from sbrzoo.curves import check_tensorboard
 
+    if arguments["tensorboard"]:
+        check_tensorboard()  # before any data is read or process started
     if distributed.launched():  # a worker of torchrun (or of --nproc)
         with distributed.worker() as context:
             _train(context=context, **arguments)
@@ -57,7 +64,7 @@ def train_command(*, nproc: int | None, **arguments: Any) -> None:
 
 
 def _train(*, context: Any, model: str, out: Path | None, overwrite: bool, resume_dir: Path | None,  # noqa: ANN401
-           dry_run: bool, as_json: bool, **options: Any) -> None:
+           dry_run: bool, as_json: bool, tensorboard: bool, **options: Any) -> None:
     """The train command in one process (``context`` None) or on one rank of a distributed job."""
     from sbrzoo import distributed
     from sbrzoo.console import console
@@ -103,12 +110,13 @@ def _train(*, context: Any, model: str, out: Path | None, overwrite: bool, resum
         remove_run_files(out_dir)
     try:
         if context is None:
-            result = run_training(config, out_dir, resume=resume_dir is not None, dataset=dataset)
+            result = run_training(config, out_dir, resume=resume_dir is not None, dataset=dataset,
+                                  tensorboard=tensorboard)
         else:
             from sbrzoo.progress import progress_bar
 
             result = distributed.run_training(context, config, out_dir, resume=resume_dir is not None,
-                                              dataset=dataset, progress=progress_bar)
+                                              dataset=dataset, progress=progress_bar, tensorboard=tensorboard)
     except KeyboardInterrupt:
         raise Interrupted(f"Interrupted; continue with: sbrzoo train --resume {out_dir}") from None
     if not main:

@@ -1,5 +1,6 @@
 """Training curves of a run from its ``metrics.json``: the per-epoch table and a PNG of the training loss
-and the validation HR@20 / MRR@20 by epoch, the selected epoch marked."""
+and the validation HR@20 / MRR@20 by epoch, the selected epoch marked; and, with ``--tensorboard``, the
+same epochs as TensorBoard event files."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from sbrzoo.errors import ConfigError, DataError
 from sbrzoo.results import METRICS_FILE, RunRecord
 
 __all__ = ["RunCurves", "load_curves", "curves_table", "plot_curves", "write_epochs_csv", "CURVE_METRICS",
-           "EPOCHS_FILE", "CURVES_FILE"]
+           "EPOCHS_FILE", "CURVES_FILE", "TENSORBOARD_DIR", "TensorBoardLog", "check_tensorboard"]
 
 CURVE_METRICS = ("HR@20", "MRR@20")
 EPOCHS_FILE, CURVES_FILE = "epochs.csv", "curves.png"  # what every run folder gets beside metrics.json
+TENSORBOARD_DIR = "tensorboard"  # the event files of `sbrzoo train --tensorboard`, in the run folder
 
 
 class RunCurves(RunRecord):
@@ -149,3 +151,63 @@ def plot_curves(curves: RunCurves, path: Path, *, overwrite: bool = False) -> Pa
     plt.close(figure)
     atomic_write_bytes(path, buffer.getvalue())
     return path
+
+
+def check_tensorboard() -> None:
+    """Raises: ConfigError: the ``tensorboard`` package (which ``torch.utils.tensorboard`` writes with) is
+    missing, with how to install it."""
+    try:
+        import torch.utils.tensorboard  # noqa: F401 - raises ImportError without the tensorboard package
+    except ImportError:
+        raise ConfigError('--tensorboard needs the tensorboard package: pip install -e ".[tensorboard]"') from None
+
+
+class TensorBoardLog:
+    """A run's epochs as TensorBoard scalars in ``folder`` (``tensorboard --logdir RUN/tensorboard``), one
+    point per epoch at step = epoch: ``train/loss``, ``train/lr``, ``valid/<metric>`` and, when tracked,
+    ``test/<metric>`` for every reported metric (percent), and at the end ``selected_test/<metric>``,
+    the test metrics of the selected epoch at its step.
+
+    A resumed run's first write repeats the epochs before it from ``metrics.json``, in a new event file
+    whose ``purge_step`` hides what an interrupted writer left from that epoch on, so every epoch shows
+    once.
+
+    Args:
+        folder: Where the event files go (made when first written).
+
+    Raises:
+        ConfigError: the tensorboard package is missing (see :func:`check_tensorboard`).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        check_tensorboard()
+        self.folder = Path(folder)
+        self._writer: Any = None
+        self._last_epoch: int | None = None  # the last epoch written
+
+    def write(self, curves: RunCurves, *, final: bool = False) -> None:
+        """Add the epochs of ``curves`` not written yet (and, with ``final``, the selected epoch's test
+        metrics, then close the files); flushed to disk before it returns."""
+        new = [e for e in curves.epochs if self._last_epoch is None or e.get("epoch", 0) > self._last_epoch]
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            first = new[0].get("epoch", 0) if new else 0
+            self._writer = SummaryWriter(str(self.folder), purge_step=first)
+        for record in new:
+            step = record.get("epoch", 0)
+            for name, key in (("train/loss", "train_loss"), ("train/lr", "lr")):
+                if record.get(key) is not None:
+                    self._writer.add_scalar(name, record[key], step)
+            for split in ("valid", "test"):
+                metrics = record.get(split)
+                for metric, value in (metrics.items() if isinstance(metrics, dict) else ()):
+                    self._writer.add_scalar(f"{split}/{metric}", value, step)
+            self._last_epoch = step
+        if final and isinstance(curves.test, dict) and curves.best_epoch is not None:
+            for metric, value in curves.test.items():
+                if metric != "seconds":
+                    self._writer.add_scalar(f"selected_test/{metric}", value, curves.best_epoch)
+        self._writer.flush()
+        if final:
+            self._writer.close()

@@ -311,11 +311,13 @@ class DistributedTrainer(Trainer):
     Args:
         context: This rank (from :func:`init` and :func:`use_device`).
         progress: Used on rank 0 only.
+        tensorboard: Rank 0 writes TensorBoard event files too.
     """
 
     def __init__(self, config: RunConfig, dataset: SessionDataset, out_dir: Path, context: Context,
-                 progress: Callable | None = None) -> None:
-        super().__init__(config, dataset, out_dir, progress=progress if context.is_main else None)
+                 progress: Callable | None = None, tensorboard: bool = False) -> None:
+        super().__init__(config, dataset, out_dir, progress=progress if context.is_main else None,
+                         tensorboard=tensorboard)
         self.context = context
         self.is_writer = context.is_main
         if self.device.type == "cuda":
@@ -412,9 +414,10 @@ def _merge_reports(gathered: Sequence[tuple[Tensor, int]], batch_sizes: Sequence
 
 
 def run_training(context: Context, config: RunConfig, out_dir: Path, *, resume: bool = False,
-                 dataset: SessionDataset, progress: Callable | None = None) -> TrainResult:
+                 dataset: SessionDataset, progress: Callable | None = None, tensorboard: bool = False) -> TrainResult:
     """:func:`sbrzoo.experiment.run_training` on this rank of the job."""
-    return DistributedTrainer(config, dataset, out_dir, context, progress=progress).fit(resume=resume)
+    return DistributedTrainer(config, dataset, out_dir, context, progress=progress,
+                              tensorboard=tensorboard).fit(resume=resume)
 
 
 # -- processes -----------------------------------------------------------------------------------------

@@ -33,11 +33,14 @@ def load_run_dataset(config: RunConfig) -> SessionDataset:
 
 
 def run_training(config: RunConfig, out_dir: Path, *, resume: bool = False,
-                 dataset: SessionDataset | None = None, deadline: float | None = None) -> TrainResult:
+                 dataset: SessionDataset | None = None, deadline: float | None = None,
+                 tensorboard: bool = False) -> TrainResult:
     """Train ``config``'s model into ``out_dir`` (continuing from its last epoch when ``resume``;
-    pausing before ``deadline``, see :meth:`Trainer.fit`)."""
+    pausing before ``deadline``, see :meth:`Trainer.fit`; with ``tensorboard``, also writing
+    TensorBoard event files)."""
     dataset = dataset or load_run_dataset(config)
-    return Trainer(config, dataset, out_dir, progress=progress_bar).fit(resume=resume, deadline=deadline)
+    return Trainer(config, dataset, out_dir, progress=progress_bar,
+                   tensorboard=tensorboard).fit(resume=resume, deadline=deadline)
 
 
 _LOADED: dict[tuple[str, int], SessionDataset] = {}  # the one dataset split this process holds

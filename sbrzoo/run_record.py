@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sbrzoo.curves import TENSORBOARD_DIR
 from sbrzoo.data.pickles import atomic_write_bytes
 from sbrzoo.paths import PROJECT_ROOT
 
@@ -104,9 +106,12 @@ def load_ranks(path: Path) -> np.ndarray:
 
 
 def remove_run_files(run_dir: Path) -> None:
-    """Delete the files a run writes (:data:`RUN_FILES`) from ``run_dir`` (for ``--overwrite``)."""
+    """Delete the files a run writes (:data:`RUN_FILES`, and the ``tensorboard/`` folder of
+    ``--tensorboard``) from ``run_dir`` (for ``--overwrite``)."""
     for name in RUN_FILES:
         (Path(run_dir) / name).unlink(missing_ok=True)
+    if (Path(run_dir) / TENSORBOARD_DIR).is_dir():
+        shutil.rmtree(Path(run_dir) / TENSORBOARD_DIR)
 
 
 def evaluation_record(run_dir: Path, config: Any, split: str, epoch: int | None,  # noqa: ANN401 - RunConfig

@@ -17,7 +17,15 @@ from torch import nn
 from sbrzoo.agc import adaptive_clip_
 from sbrzoo.checkpoint import load_checkpoint, load_weights
 from sbrzoo.config import RunConfig
-from sbrzoo.curves import CURVES_FILE, EPOCHS_FILE, RunCurves, plot_curves, write_epochs_csv
+from sbrzoo.curves import (
+    CURVES_FILE,
+    EPOCHS_FILE,
+    TENSORBOARD_DIR,
+    RunCurves,
+    TensorBoardLog,
+    plot_curves,
+    write_epochs_csv,
+)
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.data.dataset import SessionDataset
 from sbrzoo.data.examples import Examples
@@ -117,21 +125,27 @@ class Trainer:
     selected epoch, test metrics at that epoch), ``test_ranks.npy`` (the selected model's rank of
     every test example, in test order, for paired tests), ``best.pt`` (weights of the selected epoch,
     loadable with ``torch.load(weights_only=True)``) and ``last.pt`` (full state for ``--resume``).
-    Every file is written atomically.
+    Every file is written atomically. With ``tensorboard``, ``tensorboard/`` holds the epochs as
+    TensorBoard event files too (:class:`~sbrzoo.curves.TensorBoardLog`).
 
     Args:
         config: The run's resolved configuration.
         dataset: Its data (already split).
         out_dir: The run folder.
         progress: Factory of progress reporters (see :func:`sbrzoo.progress.progress_bar`).
+        tensorboard: Also write every epoch as TensorBoard scalars.
+
+    Raises:
+        ConfigError: ``tensorboard`` without the tensorboard package.
     """
 
     def __init__(self, config: RunConfig, dataset: SessionDataset, out_dir: Path,
-                 progress: Callable | None = None) -> None:
+                 progress: Callable | None = None, tensorboard: bool = False) -> None:
         self.config = config
         self.dataset = dataset
         self.out_dir = Path(out_dir)
         self.progress = progress or _silent_progress
+        self.tensorboard = TensorBoardLog(self.out_dir / TENSORBOARD_DIR) if tensorboard else None
         self.device = torch.device(config.device)
         self.spec = get_spec(config.model)
         seed_everything(config.seed, deterministic=config.deterministic)
@@ -309,7 +323,8 @@ class Trainer:
                            data=self.data_fingerprint, **state)
 
     def _write_record(self, result: TrainResult, *, plot: bool = False) -> None:
-        """``metrics.json`` and ``epochs.csv`` (and, with ``plot``, ``curves.png``) of the run so far."""
+        """``metrics.json`` and ``epochs.csv`` (and, with ``plot``, ``curves.png`` and the selected epoch's
+        test metrics in TensorBoard) of the run so far."""
         if not self.is_writer:
             return
         record = result.record().to_dict()
@@ -318,6 +333,8 @@ class Trainer:
         write_epochs_csv(curves, self.out_dir / EPOCHS_FILE)
         if plot and any("train_loss" in epoch for epoch in curves.epochs):
             plot_curves(curves, self.out_dir / CURVES_FILE, overwrite=True)
+        if self.tensorboard is not None:
+            self.tensorboard.write(curves, final=plot)
 
     def _finish_without_training(self) -> TrainResult:
         """A model without trainable parameters (fitted by counting) has one "epoch" 0: its statistics."""
