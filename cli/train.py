@@ -50,9 +50,12 @@ def train_command(*, nproc: int | None, **arguments: Any) -> None:
     """
     from sbrzoo import distributed
     from sbrzoo.curves import check_tensorboard
+    from sbrzoo.errors import ConfigError
 
     if arguments["tensorboard"]:
         check_tensorboard()  # before any data is read or process started
+    if nproc is not None and nproc > 1 and arguments["engine"] != "eager":
+        raise ConfigError("--engine static trains in one process; drop --nproc or use --engine eager")
     if distributed.launched():  # a worker of torchrun (or of --nproc)
         with distributed.worker() as context:
             _train(context=context, **arguments)

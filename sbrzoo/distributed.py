@@ -331,8 +331,8 @@ class DistributedTrainer(Trainer):
     def fit(self, *, resume: bool = False, deadline: float | None = None) -> TrainResult:
         if deadline is not None:  # the ranks' clocks would not agree on when to pause
             raise ConfigError("a distributed run cannot pause at a deadline; stop it and --resume instead")
-        if self.config.engine != "eager":
-            raise ConfigError("--engine static trains in one process; drop --nproc or use --engine eager")
+        if self.config.engine != "eager":  # reached under torchrun; `sbrzoo train --nproc` refuses it earlier
+            raise ConfigError("--engine static trains in one process; use --engine eager with torchrun")
         return super().fit(resume=resume)
 
     def ddp(self) -> nn.Module:

@@ -73,6 +73,7 @@ def test_train_with_the_static_engine_learns(tmp_path) -> None:  # noqa: ANN001
 @pytest.mark.parametrize(("args", "message"), [
     (("--model", "lessr"), "--engine static cannot train lessr"),
     (("--model", "srgnn", "--backend", "dgl"), "use --backend torch"),
+    (("--model", "srgnn", "--nproc", "2"), "--engine static trains in one process"),
 ])
 def test_engine_refusals_are_one_line(monkeypatch, capsys, tmp_path, args, message) -> None:  # noqa: ANN001
     code, _, err = run_main(monkeypatch, capsys, "train", *args, "--engine", "static", "--out", str(tmp_path / "r"))
