@@ -1,4 +1,4 @@
-"""`sbrzoo export`: a trained SR-GNN-family model as a TorchScript or ONNX program over padded item ids."""
+"""`sbrzoo export`: a trained model as a TorchScript or ONNX program over padded item ids."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 
-@click.command("export", short_help="Export a run's model (SR-GNN family) to TorchScript or ONNX.")
+@click.command("export", short_help="Export a run's model to TorchScript or ONNX.")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["torchscript", "onnx"]), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -29,9 +29,10 @@ def export_command(run_dir: Path, fmt: str, out: Path, k: int, overwrite: bool, 
     scores    (B, k) float32: scores of the best items, best first
     item_ids  (B, k) int64: their sbrzoo ids (raw ids: the dataset's item_map.tsv)
 
-    SR-GNN, TAGNN, TAGNN++ and its ablation rows export; LESSR, the released-code variants (*_ref), the
-    other models and the counting baselines do not (the error says why). The program is traced on the CPU
-    through the torch graph backend whatever backend the run was trained on.
+    SR-GNN, TAGNN, TAGNN++ and its ablation rows, GC-SAN, GRU4Rec, NARM, STAMP, RepeatNet and CSRM
+    export; LESSR, the released-code variants (*_ref) and the counting baselines do not (the error says
+    why). The program is traced on the CPU through the torch graph backend whatever backend the run was
+    trained on.
     """
     from sbrzoo.config import RunConfig
     from sbrzoo.console import console

@@ -1,4 +1,4 @@
-"""Export a trained model of the SR-GNN family as one program over padded item ids (TorchScript or ONNX).
+"""Export a trained session model as one program over padded item ids (TorchScript or ONNX).
 
 The exported program is ``scores, item_ids = program(items)``:
 
@@ -13,10 +13,11 @@ The exported program is ``scores, item_ids = program(items)``:
 (the sorted unique items of every session, one edge per distinct transition, SR-GNN's degree weights:
 :mod:`sbrzoo.data.graphs`) with plain tensor operations, so it needs neither DGL nor sbrzoo.
 
-What exports: compositions of the parts in :data:`EXPORTABLE_PARTS`, i.e. SR-GNN, TAGNN, TAGNN++ and
-its Table II rows (:func:`export_problem` says why any other model does not). Whatever backend a run
-was trained on, its weights are exported through the torch graph backend: DGL's operators have no
-TorchScript or ONNX form.
+What exports: compositions of the parts in :data:`EXPORTABLE_PARTS`: SR-GNN, TAGNN, TAGNN++ and its
+Table II rows, GC-SAN, and the models without a graph, GRU4Rec, NARM, STAMP, RepeatNet and CSRM (whose
+outer memory is exported as it was at the selected epoch: the program never writes it).
+:func:`export_problem` says why any other model does not. Whatever backend a run was trained on, its
+weights are exported through the torch graph backend: DGL's operators have no TorchScript or ONNX form.
 
 Example:
     >>> from sbrzoo.experiment import load_run
@@ -38,6 +39,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.onnx import symbolic_helper
 
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.errors import ConfigError
@@ -50,11 +52,16 @@ EXPORT_FORMATS = ("torchscript", "onnx")
 INPUT_NAMES = ("items",)
 OUTPUT_NAMES = ("scores", "item_ids")
 ONNX_OPSET = 17  # ScatterElements with reduction="add" (>= 16), the Unique of opset 11
-#: ``(kind, name)`` of the parts the exporter can trace (the SR-GNN family's).
+#: ``(kind, name)`` of the parts the exporter can trace: the SR-GNN family's, GC-SAN's, and those of the
+#: GRU and attention models (GRU4Rec, NARM, STAMP, RepeatNet, CSRM).
 EXPORTABLE_PARTS = frozenset({
     ("input", "items"), ("node_encoder", "gated_gnn"), ("sequence_encoder", "positional"),
     ("sequence_encoder", "transformer"), ("readout", "soft_attention"), ("readout", "softmax_attention"),
     ("scorer", "dot"), ("scorer", "target_attention"),
+    ("sequence_encoder", "self_attention"), ("readout", "weighted_last"),
+    ("sequence_encoder", "click_gru"), ("readout", "last_hidden"), ("readout", "narm_attention"),
+    ("readout", "stamp_attention"), ("readout", "explore_attention"), ("scorer", "repeat_explore"),
+    ("sequence_encoder", "twin_gru"), ("readout", "csrm_memory"),
 })
 _ITEM_TILE = 4096  # items scored at once by the traced target attention: (B, L, tile) blocks
 
@@ -72,8 +79,8 @@ def export_problem(spec: Any) -> str | None:  # noqa: ANN401 - ModelSpec
                 "(DGL-style message passing), which traces to no fixed program")
     unsupported = [f"{kind} {name!r}" for kind, name in spec.part_names() if (kind, name) not in EXPORTABLE_PARTS]
     if unsupported:
-        return (f"the exporter does not trace its {', '.join(unsupported)} (exportable: SR-GNN, TAGNN, TAGNN++ "
-                "and its Table II rows)")
+        return (f"the exporter does not trace its {', '.join(unsupported)} (the parts it traces: "
+                "sbrzoo.export.EXPORTABLE_PARTS)")
     return None
 
 
@@ -389,27 +396,21 @@ def _quiet_tracer():  # noqa: ANN202
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=".*index_add.*")  # repeated indices: see _onnx_export
         warnings.filterwarnings("ignore", message=".*negative values.*")  # indices are never negative
+        # the GRU's zero initial state is not baked in: the tests run ONNX programs on other batch sizes
+        warnings.filterwarnings("ignore", message=".*batch_size other than 1.*GRU.*")
         yield
 
 
 def _onnx_export(program: nn.Module, example: Tensor, buffer: io.BytesIO) -> None:
-    """ONNX through the TorchScript exporter, ``index_add`` as ScatterElements(reduction="add") (the
-    built-in conversion drops repeated indices, which every graph has)."""
+    """ONNX through the TorchScript exporter, with the conversions of :data:`_ONNX_SYMBOLICS` (operators it
+    lacks, or converts wrongly)."""
     try:
         import onnx  # noqa: F401 - torch.onnx needs it to serialise
     except ImportError:
         raise ConfigError('ONNX export needs the onnx package: pip install -e ".[export]"') from None
 
-    def index_add(g: Any, self: Any, dim: Any, index: Any, source: Any, alpha: Any = None) -> Any:  # noqa: ANN401
-        from torch.onnx import symbolic_helper
-
-        axis = symbolic_helper._get_const(dim, "i", "dim")
-        index = symbolic_helper._unsqueeze_helper(g, index, [1]) if symbolic_helper._get_tensor_rank(
-            source) == 2 else index
-        indices = g.op("Expand", index, g.op("Shape", source))
-        return g.op("ScatterElements", self, indices, source, axis_i=axis, reduction_s="add")
-
-    torch.onnx.register_custom_op_symbolic("aten::index_add", index_add, ONNX_OPSET)
+    for name, symbolic in _ONNX_SYMBOLICS.items():
+        torch.onnx.register_custom_op_symbolic(name, symbolic, ONNX_OPSET)
     try:
         with torch.no_grad(), _quiet_tracer():
             torch.onnx.export(
@@ -419,4 +420,59 @@ def _onnx_export(program: nn.Module, example: Tensor, buffer: io.BytesIO) -> Non
                 opset_version=ONNX_OPSET, do_constant_folding=True,
             )
     finally:
-        torch.onnx.unregister_custom_op_symbolic("aten::index_add", ONNX_OPSET)
+        for name in _ONNX_SYMBOLICS:
+            torch.onnx.unregister_custom_op_symbolic(name, ONNX_OPSET)
+
+
+def _index_add(g: Any, self: Any, dim: Any, index: Any, source: Any, alpha: Any = None) -> Any:  # noqa: ANN401
+    """``index_add`` as ScatterElements(reduction="add"): the built-in conversion drops repeated indices,
+    which every graph has."""
+    axis = symbolic_helper._get_const(dim, "i", "dim")
+    index = symbolic_helper._unsqueeze_helper(g, index, [1]) if symbolic_helper._get_tensor_rank(source) == 2 else index
+    indices = g.op("Expand", index, g.op("Shape", source))
+    return g.op("ScatterElements", self, indices, source, axis_i=axis, reduction_s="add")
+
+
+def _logaddexp(g: Any, a: Any, b: Any) -> Any:  # noqa: ANN401
+    """``logaddexp(a, b) = m + log(exp(a - m) + exp(b - m))`` with ``m = max(a, b)``, taken as 0 where it is
+    infinite (both -inf: -inf, not nan); the exporter has no conversion of its own (RepeatNet's mixture)."""
+    peak = g.op("Max", a, b)
+    shift = g.op("Where", g.op("IsInf", peak), g.op("CastLike", g.op("Constant", value_t=torch.tensor(0.0)), peak),
+                 peak)
+    exp_a, exp_b = g.op("Exp", g.op("Sub", a, shift)), g.op("Exp", g.op("Sub", b, shift))
+    return g.op("Add", shift, g.op("Log", g.op("Add", exp_a, exp_b)))
+
+
+def _where(g: Any, condition: Any, self: Any, other: Any) -> Any:  # noqa: ANN401
+    """``torch.where(condition, float_tensor, python_float)`` (either way round) with the number cast to the
+    tensor's type, as torch promotes it: the built-in conversion leaves it a double, which a float32
+    tensor's ONNX Where refuses."""
+    def number_beside(number: Any, tensor: Any) -> bool:  # noqa: ANN401
+        rank = symbolic_helper._get_tensor_rank(number)
+        return rank == 0 and symbolic_helper._is_fp(number) and symbolic_helper._is_fp(tensor)
+
+    if number_beside(other, self):
+        other = g.op("CastLike", other, self)
+    elif number_beside(self, other):
+        self = g.op("CastLike", self, other)
+    if not symbolic_helper._is_bool(condition):
+        condition = g.op("Cast", condition, to_i=torch.onnx.TensorProtoDataType.BOOL)
+    return g.op("Where", condition, self, other)
+
+
+@symbolic_helper.parse_args("v", "i", "v", "v", "s", "b")
+def _scatter_reduce(g: Any, self: Any, dim: int, index: Any, source: Any, reduce: str,  # noqa: ANN401
+                    include_self: bool) -> Any:  # noqa: ANN401
+    """``scatter_reduce`` as one ScatterElements: the built-in conversion wraps it in an If for a rank-0
+    input, whose 1-D branch makes onnxruntime warn on every run. ``"amax"`` (RepeatNet's repeat decoder)
+    becomes reduction="max", which ONNX names from opset 18 and onnxruntime runs at opset 17 too (that
+    maximum only keeps a per-item log-sum-exp in range; the sum does not depend on it)."""
+    reductions = {"sum": "add", "prod": "mul", "amax": "max", "amin": "min"}
+    if reduce not in reductions or not include_self:
+        return symbolic_helper._unimplemented("scatter_reduce", f"reduce={reduce!r}, include_self={include_self}")
+    return g.op("ScatterElements", self, index, source, axis_i=dim, reduction_s=reductions[reduce])
+
+
+#: Operator -> ONNX conversion registered for the export.
+_ONNX_SYMBOLICS = {"aten::index_add": _index_add, "aten::logaddexp": _logaddexp, "aten::where": _where,
+                   "aten::scatter_reduce": _scatter_reduce}
