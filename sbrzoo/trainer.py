@@ -154,6 +154,7 @@ class Trainer:
         self.data_fingerprint = data_fingerprint(dataset)
         # False on the ranks > 0 of a distributed run (sbrzoo.distributed): they write nothing.
         self.is_writer = True
+        self.engine: StaticEngine | None = None  # with --engine static, made by fit() once the optimizer exists
 
     # -- data ------------------------------------------------------------------------------------
     def _loader(self, examples: Examples, batches: list) -> Iterable:
