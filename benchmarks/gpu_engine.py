@@ -311,7 +311,11 @@ def main() -> None:
     for row in filter(None, report["packed"]):
         row["vs_one_run"] = round(row["examples_per_s"] / base["examples_per_s"], 2) if base else None
     report["profile"] = section("profile", lambda: profile(args))
-    report["full_epoch"] = section("full_epoch", lambda: full_epoch(args)) if args.full_epoch else None
+    projected = report["epochs"].get("tagnnpp", {}).get("engine_epoch_s", 0.0)
+    if args.full_epoch and time.monotonic() + 1.5 * projected > deadline:
+        report["sections"]["full_epoch"] = f"skipped: the projected {projected} s do not fit the budget left"
+    report["full_epoch"] = section("full_epoch", lambda: full_epoch(args)) \
+        if args.full_epoch and "full_epoch" not in report["sections"] else None
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["epochs"], indent=1))
 
