@@ -114,3 +114,32 @@ def run_main(monkeypatch, capsys, *args: object) -> tuple[int, str, str]:  # noq
         code = exit_.code or 0
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def interrupted_and_resumed(tmp_path, monkeypatch, *args: str) -> tuple[dict, dict]:  # noqa: ANN001 - pytest fixtures
+    """``sbrzoo train ARGS`` whole into ``tmp_path/whole``, and into ``tmp_path/cut`` interrupted (Ctrl-C)
+    in its second epoch, then continued with ``--resume``: (the whole run's, the resumed run's metrics.json)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from sbrzoo.trainer import Trainer
+
+    whole = train_run(tmp_path, "whole", *args)
+    original = Trainer._train_epoch
+
+    def crash_in_second_epoch(self, epoch, optimizer):  # noqa: ANN001, ANN202
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return original(self, epoch, optimizer)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", crash_in_second_epoch)
+    cut = CliRunner().invoke(cli, ["train", *args, "--out", str(tmp_path / "cut")])
+    assert cut.exit_code != 0
+    assert f"sbrzoo train --resume {tmp_path / 'cut'}" in str(cut.exception)
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    assert len(json.loads((tmp_path / "cut" / "metrics.json").read_text())["epochs"]) == 1
+    result = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "cut")], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return whole, json.loads((tmp_path / "cut" / "metrics.json").read_text())

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import run_main
 from trained_runs import RAW_BASE, mapped_dataset, train_run
 
-from cli.main import main
 from sbrzoo.recommend import Recommender, load_recommender
 
 
@@ -38,14 +37,7 @@ def invoke(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Ca
     """``sbrzoo ARGS`` through the real entry point (errors as one line, exit 1)."""
 
     def run(*args: object) -> Result:
-        monkeypatch.setattr(sys, "argv", ["sbrzoo", *map(str, args)])
-        code = 0
-        try:
-            main()
-        except SystemExit as exit_:
-            code = exit_.code or 0
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return Result(*run_main(monkeypatch, capsys, *args))
 
     return run
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers import interrupted_and_resumed
 
 from cli.main import cli
-from sbrzoo.trainer import Trainer
 
 QUICK = ["--epochs", "2", "--max-train-batches", "15", "--eval-batch-size", "2000"]
 
@@ -56,23 +56,7 @@ def test_run_folder_is_complete_and_repeatable(tmp_path: Path) -> None:
 
 
 def test_resume_ends_like_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    whole = train(tmp_path, "whole", "--model", "srgnn", *QUICK)
-    original = Trainer._train_epoch
-
-    def crash_in_second_epoch(self, epoch, optimizer):  # noqa: ANN001, ANN202
-        if epoch == 1:
-            raise KeyboardInterrupt
-        return original(self, epoch, optimizer)
-
-    monkeypatch.setattr(Trainer, "_train_epoch", crash_in_second_epoch)
-    cut = CliRunner().invoke(cli, ["train", "--model", "srgnn", *QUICK, "--out", str(tmp_path / "cut")])
-    assert cut.exit_code != 0
-    assert f"sbrzoo train --resume {tmp_path / 'cut'}" in str(cut.exception)
-    monkeypatch.setattr(Trainer, "_train_epoch", original)
-    assert len(json.loads((tmp_path / "cut" / "metrics.json").read_text())["epochs"]) == 1
-    result = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "cut")], catch_exceptions=False)
-    assert result.exit_code == 0
-    resumed = json.loads((tmp_path / "cut" / "metrics.json").read_text())
+    whole, resumed = interrupted_and_resumed(tmp_path, monkeypatch, "--model", "srgnn", *QUICK)
     assert [e["valid"] for e in resumed["epochs"]] == [e["valid"] for e in whole["epochs"]]
     assert {k: v for k, v in resumed["test"].items() if k != "seconds"} == {
         k: v for k, v in whole["test"].items() if k != "seconds"}

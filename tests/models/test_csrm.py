@@ -6,20 +6,23 @@ uninterrupted one; and it trains on the synthetic data clearly above popularity.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
-from helpers import assert_same_scores_and_gradients, collate, naive_gru, settings_for, train_run
+from helpers import (
+    assert_same_scores_and_gradients,
+    collate,
+    interrupted_and_resumed,
+    naive_gru,
+    settings_for,
+    train_run,
+)
 from torch import Tensor, nn
 
-from cli.main import cli
 from sbrzoo.evaluator import evaluate
 from sbrzoo.models import create_model, get_spec
-from sbrzoo.trainer import Trainer
 
 NUM_ITEMS = 12
 HIDDEN = 10
@@ -146,27 +149,12 @@ QUICK = ["--epochs", "2", "--max-train-batches", "15", "--eval-batch-size", "200
 
 
 def test_resume_ends_like_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    whole = train_run(tmp_path, "whole", *SMALL, *QUICK)
-    original = Trainer._train_epoch
-
-    def crash_in_second_epoch(self, epoch, optimizer):  # noqa: ANN001, ANN202
-        if epoch == 1:
-            raise KeyboardInterrupt
-        return original(self, epoch, optimizer)
-
-    monkeypatch.setattr(Trainer, "_train_epoch", crash_in_second_epoch)
-    cut = CliRunner().invoke(cli, ["train", *SMALL, *QUICK, "--out", str(tmp_path / "cut")])
-    assert cut.exit_code != 0
-    monkeypatch.setattr(Trainer, "_train_epoch", original)
-    saved = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["model"]
-    assert int(saved["readout.memory_filled"]) == 64  # the cut run's memory is in its checkpoint, full
-    result = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "cut")], catch_exceptions=False)
-    assert result.exit_code == 0
-    resumed = json.loads((tmp_path / "cut" / "metrics.json").read_text())
+    whole, resumed = interrupted_and_resumed(tmp_path, monkeypatch, *SMALL, *QUICK)
     assert [e["valid"] for e in resumed["epochs"]] == [e["valid"] for e in whole["epochs"]]
     assert {k: v for k, v in resumed["test"].items() if k != "seconds"} == {
         k: v for k, v in whole["test"].items() if k != "seconds"}
     finals = [torch.load(tmp_path / run / "last.pt", weights_only=True)["model"] for run in ("whole", "cut")]
+    assert int(finals[1]["readout.memory_filled"]) == 64  # the memory travels in the checkpoint, full
     assert all(torch.equal(finals[0][k], finals[1][k]) for k in finals[0])  # the memory too, to the bit
 
 
