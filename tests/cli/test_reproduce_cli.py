@@ -94,3 +94,9 @@ def test_packed_runs_give_the_sequential_results(tmp_path: Path) -> None:
             for name in ("sequential", "packed")}
     assert [r["model"] for r in rows["packed"]] == ["tagnn", "tagnnpp"]
     assert [r["mean"] for r in rows["packed"]] == [r["mean"] for r in rows["sequential"]]
+    runs = {name: tmp_path / name / "reproduction" / "synthetic" for name in ("sequential", "packed")}
+    # at once: the second run started (config.json) before the first ended (its last metrics.json)
+    for name, overlapped in (("sequential", False), ("packed", True)):
+        second_started = (runs[name] / "tagnnpp" / "seed-1" / "config.json").stat().st_mtime
+        first_ended = (runs[name] / "tagnn" / "seed-1" / "metrics.json").stat().st_mtime
+        assert (second_started < first_ended) == overlapped, name
