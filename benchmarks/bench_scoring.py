@@ -1,4 +1,5 @@
-"""Full-catalogue scoring and top-20: the shared dot scorer and TAGNN's target attention."""
+"""Full-catalogue scoring and top-20: the shared dot scorer, TAGNN's target attention and RepeatNet's
+repeat/explore mixture."""
 
 from __future__ import annotations
 
@@ -7,30 +8,34 @@ import torch
 from conftest import DEVICE, DIMS, MODES, NUM_ITEMS, SIZES, make_batch, run_timed
 
 from sbrzoo.nn.dot_scorer import DotScorer
+from sbrzoo.nn.repeatnet import RepeatExploreScorer
 from sbrzoo.nn.state import SessionState, Widths
 from sbrzoo.nn.target_attention import TargetAttentionScorer
 
+SCORERS = {"dot": DotScorer, "target_attention": TargetAttentionScorer, "repeat_explore": RepeatExploreScorer}
+
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("scorer_name", ["dot", "target_attention"])
+@pytest.mark.parametrize("scorer_name", list(SCORERS))
 @pytest.mark.parametrize("dim", DIMS)
 @pytest.mark.parametrize(("batch_size", "profile"), SIZES)
 def bench_score_and_top20(benchmark, sync, batch_size, profile, dim, scorer_name, mode) -> None:  # noqa: ANN001
     batch = make_batch(batch_size, profile, (), "torch")
     widths = Widths(dim, dim, dim)
-    scorer = (TargetAttentionScorer(widths) if scorer_name == "target_attention" else DotScorer(widths)).to(DEVICE)
+    scorer = SCORERS[scorer_name](widths).to(DEVICE)
     needs_grad = mode != "fwd"
     items = torch.randn(NUM_ITEMS, dim, device=DEVICE, requires_grad=needs_grad)
     session = torch.randn(batch_size, dim, device=DEVICE, requires_grad=needs_grad)
     seq = torch.randn(*batch.seq_nodes.shape, dim, device=DEVICE) * batch.mask[..., None]
     seq.requires_grad_(needs_grad)
+    state = SessionState(None, seq, batch.mask, click_items=batch.seq_items)
 
     def run() -> torch.Tensor:
         if mode == "fwd":
             with torch.no_grad():
-                scores = scorer(session, items, SessionState(None, seq, batch.mask))
+                scores = scorer(session, items, state)
                 return scores.topk(20, dim=1).indices
-        scores = scorer(session, items, SessionState(None, seq, batch.mask))
+        scores = scorer(session, items, state)
         torch.nn.functional.cross_entropy(scores, batch.targets - 1).backward()
         return scores.detach()
 

@@ -82,10 +82,12 @@ class RepeatExploreScorer(nn.Module):
             f_i = -\infty \text{ if } i \text{ is in the session} \\
         \log P(i) &= \log\big(P(r)\,P(i \mid r) + P(e)\,P(i \mid e)\big)
 
-    computed in the log domain (``logaddexp`` of the two terms, the repeat sum as a per-item
-    ``logsumexp``), so every item gets a finite log-probability: the session's items through the repeat
-    decoder, the others through the explore decoder. A session holding every item of the catalogue
-    (tiny catalogues only) leaves the explore softmax unmasked rather than empty.
+    computed in the log domain, so every item gets a finite log-probability: the session's items through
+    the repeat decoder, the others through the explore decoder. Only the explore term is dense; the repeat
+    term lives on the session's clicks: ``P(i|r)`` is a (B, L) logsumexp over the clicks of the same item,
+    and the two terms are mixed at one click per distinct item, then written into the (B, N) explore
+    log-probabilities. A session holding every item of the catalogue (tiny catalogues only) leaves the
+    explore softmax unmasked rather than empty.
 
     Args:
         widths: ``widths.clicks`` is the GRU width ``h``.
@@ -108,23 +110,26 @@ class RepeatExploreScorer(nn.Module):
         clicks, mask, click_items = state.clicks, state.mask, state.click_items
         if click_items is None:
             raise ValueError("RepeatNet's scorer needs state.click_items (set by the input part)")
-        num_items = items.shape[0]
+        batch_size, num_items = clicks.shape[0], items.shape[0]
         last = last_click(clicks, mask.sum(dim=1))
         # P(r), P(e)
         mode_alpha = self.mode_attention(clicks, last, mask).exp()
         log_mode = torch.log_softmax(self.mode((mode_alpha.unsqueeze(-1) * clicks).sum(dim=1)), dim=1)
-        # repeat: log sum over the occurrences of each item of its clicks' weights (a per-item logsumexp)
-        log_alpha = self.repeat_attention(clicks, last, mask)  # -inf past the prefix
-        columns = (click_items - 1).clamp(min=0)
-        peak = torch.full((clicks.shape[0], num_items), float("-inf"), dtype=clicks.dtype, device=clicks.device)
-        peak = peak.scatter_reduce(1, columns, log_alpha.detach(), "amax")  # any constant gives the same gradient
-        in_session = peak > float("-inf")
-        # past the prefix both terms may be -inf (nan): where() keeps those out of the sum and the gradients
-        shifted = torch.exp(torch.where(mask, log_alpha - peak.gather(1, columns), float("-inf")))
-        total = torch.zeros_like(peak).scatter_add(1, columns, shifted)  # >= 1 for the session's items
-        log_repeat = torch.where(in_session, peak + torch.log(torch.where(in_session, total, 1.0)), float("-inf"))
+        # repeat, per click: log P(x_tau | r) = logsumexp of the weights of the clicks on the same item
+        log_alpha = self.repeat_attention(clicks, last, mask)  # (B, L), -inf past the prefix
+        same_item = (click_items.unsqueeze(2) == click_items.unsqueeze(1)) & mask.unsqueeze(1)  # (B, L, L)
+        # rows past the prefix get zeros, not all -inf (whose logsumexp has a nan gradient); never used
+        padding = torch.zeros_like(log_alpha).masked_fill(mask, float("-inf")).unsqueeze(2)
+        log_repeat = torch.logsumexp(torch.where(same_item, log_alpha.unsqueeze(1), padding), dim=2)
+        first = mask & ~(same_item & torch.ones_like(same_item[0]).tril(-1)).any(dim=2)  # one click per item
         # explore: a softmax over the items not in the session
-        explore = session @ items.T
-        blocked = in_session & ~in_session.all(dim=1, keepdim=True)
-        log_explore = torch.log_softmax(explore.masked_fill(blocked, float("-inf")), dim=1)
-        return torch.logaddexp(log_mode[:, :1] + log_repeat, log_mode[:, 1:] + log_explore)
+        columns = torch.where(mask, click_items, 0)  # column 0 of the padded width below is a dump
+        in_session = torch.zeros(batch_size, num_items + 1, dtype=torch.bool, device=clicks.device)
+        in_session = in_session.scatter(1, columns, torch.ones_like(mask))[:, 1:]
+        whole_catalogue = first.sum(dim=1, keepdim=True) == num_items
+        explore = (session @ items.T).masked_fill(in_session & ~whole_catalogue, float("-inf"))
+        log_p = log_mode[:, 1:] + torch.log_softmax(explore, dim=1)  # exact off the session: P(i|r) = 0
+        # on the session's items: log(P(r) P(i|r) + P(e) P(i|e)), written once per distinct item
+        item_columns = (click_items - 1).clamp(min=0)
+        mixed = torch.logaddexp(log_mode[:, :1] + log_repeat, log_p.gather(1, item_columns))
+        return log_p.masked_fill(in_session, 0.0).scatter_add(1, item_columns, torch.where(first, mixed, 0.0))
