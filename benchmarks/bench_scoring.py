@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import DEVICE, DIMS, MODES, NUM_ITEMS, SIZES, make_batch, run_timed
+from conftest import DEVICE, DIMS, MODES, NUM_ITEMS, QUICK, SIZES, make_batch, run_timed
 
+from sbrzoo.metrics import target_ranks
 from sbrzoo.nn.dot_scorer import DotScorer
 from sbrzoo.nn.repeatnet import RepeatExploreScorer
 from sbrzoo.nn.state import SessionState, Widths
@@ -43,3 +44,14 @@ def bench_score_and_top20(benchmark, sync, batch_size, profile, dim, scorer_name
     benchmark.extra_info.update(clicks=int(batch.lengths.sum()), items=NUM_ITEMS, backend="torch")
     out = run_timed(benchmark, run, sync)
     assert out.shape == ((batch_size, 20) if mode == "fwd" else (batch_size, NUM_ITEMS))
+
+
+@pytest.mark.parametrize("batch_size", [64] if QUICK else [500])
+def bench_target_ranks(benchmark, sync, batch_size) -> None:  # noqa: ANN001
+    """The evaluator's ranking of every target among all items (its eval batch of 500 by default)."""
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(batch_size, NUM_ITEMS, generator=generator).to(DEVICE)
+    targets = torch.randint(1, NUM_ITEMS + 1, (batch_size,), generator=generator).to(DEVICE)
+    benchmark.group = "target-ranks"
+    optimistic, pessimistic = run_timed(benchmark, lambda: target_ranks(logits, targets), sync)
+    assert (optimistic <= pessimistic).all()
