@@ -54,7 +54,7 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     from sbrzoo.matrix import run_matrix, runs_on_disk, summarize_cell, unfinished_runs
     from sbrzoo.models import list_models
     from sbrzoo.report import show_json, show_table
-    from sbrzoo.reproduce import compare_models, write_tables
+    from sbrzoo.reproduce import cells_not_run, compare_models, write_tables
 
     if len(compare) != 2:
         raise click.BadParameter(f"name two models, got {compare}", param_hint="--compare")
@@ -74,7 +74,7 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     planned = {dataset: dict.fromkeys(names, seeds) for dataset in datasets}
     for dataset in dict.fromkeys([*datasets, *on_disk]):
         cells = {**on_disk.get(dataset, {}), **planned.get(dataset, {})}
-        for name in (n for n in list_models() if n in cells):
+        for name in (n for n in list_models() if n in on_disk.get(dataset, {})):
             cell_seeds = sorted(set(cells[name]) | set(on_disk.get(dataset, {}).get(name, [])))
             row = summarize_cell(runs_dir / dataset / name, dataset, name, cell_seeds)
             if row is None:
@@ -92,12 +92,17 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
                 f"with patience 3 for the SR-GNN family, whose learning rate has decayed twice by then); epoch "
                 f"selected on HR@20 of the validation split ({options['valid_split']}, "
                 f"{options['valid_fraction']:.0%} of training)")
+    asked = [(dataset, name) for dataset in datasets for name in names]
+    not_run = cells_not_run(on_disk, planned=asked)
     paths = write_tables(rows, comparisons, out, extra={
         "protocol": protocol, "seeds": seeds, "datasets": datasets, "models": names, "unfinished": unfinished,
+        "not_run": not_run,
         "configs": {d: {n: c.to_dict() for n, c in by_model.items()} for d, by_model in configs.items()},
     })
     for line in unfinished + [f"{r.dataset} {r.model}: {p}" for r in rows for p in r.pending]:
         console.print(f"[yellow]unfinished[/] {line}")
+    for dataset, name in (cell for cell in not_run if cell in asked):
+        console.print(f"[yellow]not started[/] {dataset} {name}")
     console.print("saved " + ", ".join(map(str, paths)))
     if as_json:
         show_json(json.loads(paths[0].read_text()))

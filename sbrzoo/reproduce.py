@@ -14,11 +14,12 @@ from typing import Any
 from sbrzoo.data.pickles import atomic_write_bytes
 from sbrzoo.matrix import PAPER_METRICS, Cell, run_folder
 from sbrzoo.models import get_spec
+from sbrzoo.models.families import TABLE_I_MODELS, TABLE_II_MODELS
 from sbrzoo.report import METRIC_COLUMNS, write_result_files
 from sbrzoo.run_record import RANKS_FILE, load_ranks
 from sbrzoo.significance import paired_comparison
 
-__all__ = ["PairedComparison", "compare_models", "write_tables", "markdown", "plot"]
+__all__ = ["PairedComparison", "compare_models", "cells_not_run", "write_tables", "markdown", "plot"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,25 @@ def compare_models(runs_dir: Path, dataset: str, model_a: str, model_b: str,
 
 
 # -- output files ------------------------------------------------------------------------------
+
+def cells_not_run(on_disk: dict[str, dict[str, list[int]]],
+                  planned: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """The cells with no run folder on disk: the paper's (a model of Table I or II on a dataset it has a
+    figure for), then the other ``planned`` ones.
+
+    Args:
+        on_disk: dataset -> model -> seeds, as :func:`sbrzoo.matrix.runs_on_disk` finds them.
+        planned: ``(dataset, model)`` pairs asked for besides the paper's.
+
+    Returns:
+        ``(dataset, model)`` pairs, the paper's in table order (Table I, then Table II).
+    """
+    models = dict.fromkeys(TABLE_I_MODELS + TABLE_II_MODELS)
+    datasets = dict.fromkeys(dataset for name in models for dataset in get_spec(name).reference)
+    paper = [(dataset, name) for dataset in datasets for name in models if dataset in get_spec(name).reference]
+    return [(dataset, name) for dataset, name in dict.fromkeys([*paper, *planned])
+            if name not in on_disk.get(dataset, {})]
+
 
 def write_tables(rows: Sequence[Cell], comparisons: Sequence[PairedComparison], out_dir: Path,
                  *, extra: dict[str, Any]) -> list[Path]:
@@ -149,6 +169,12 @@ def markdown(rows: Sequence[Cell], comparisons: Sequence[PairedComparison], extr
     pending += [f"- {item}" for item in extra.get("unfinished", [])]
     if pending:
         lines += ["", "Unfinished (resume with the same command):", "", *pending]
+    not_run = extra.get("not_run", [])
+    if not_run:
+        lines += ["", "Not started (each runs with `sbrzoo reproduce --models MODEL --datasets DATASET`; "
+                  "the GPU-track commands are in docs/RESULTS.md):", "",
+                  *(f"- {dataset} {get_spec(name).label} (`--models {name} --datasets {dataset}`)"
+                    for dataset, name in not_run)]
     if comparisons:
         lines += ["", "## Paired tests on the test examples", "",
                   "| dataset | seed | a − b | examples | ΔHR@20 | p (McNemar) | ΔMRR@20 | p (Wilcoxon) |",

@@ -10,7 +10,7 @@ import pytest
 from helpers import run_config
 
 from sbrzoo.matrix import runs_on_disk, summarize_cell
-from sbrzoo.reproduce import compare_models
+from sbrzoo.reproduce import cells_not_run, compare_models, markdown
 from sbrzoo.run_record import RANKS_FILE, save_ranks
 from sbrzoo.significance import paired_comparison
 
@@ -97,6 +97,24 @@ def test_a_shortened_run_is_marked_and_every_cell_on_disk_is_found(tmp_path: Pat
     row = summarize_cell(tmp_path / "yoochoose1_64" / "tagnnpp", "yoochoose1_64", "tagnnpp", [2])
     assert row is not None and row.deviations == ("epochs 1 (preset 15)",)
 
+
+
+def test_cells_without_a_run_are_listed_with_their_command(tmp_path: Path) -> None:
+    _write_run(tmp_path / "diginetica" / "srgnn" / "seed-1", 50.0, 2, [40.0, 50.0])
+    _write_run(tmp_path / "yoochoose1_64" / "tagnnpp_no_pe" / "seed-1", 0.0, 1, [30.0], finished=False)
+    _write_run(tmp_path / "synthetic" / "tagnn" / "seed-1", 9.0, 1, [9.0])  # no paper figure: not a paper cell
+    not_run = cells_not_run(runs_on_disk(tmp_path))
+    # 10 Table I models + 4 Table II rows (TAGNN++ is in both) on the two paper datasets, less the two on disk
+    assert len(not_run) == 2 * 14 - 2 and len(set(not_run)) == len(not_run)
+    assert ("diginetica", "srgnn") not in not_run and ("yoochoose1_64", "tagnnpp_no_pe") not in not_run
+    assert not_run[0] == ("diginetica", "gru4rec") and ("yoochoose1_64", "srgnn") in not_run
+    assert {dataset for dataset, _ in not_run} == {"diginetica", "yoochoose1_64"}
+    report = markdown([], [], {"not_run": not_run})
+    assert "- diginetica TAGNN++ - AGC (`--models tagnnpp_no_agc --datasets diginetica`)" in report
+    assert "Not started" not in markdown([], [], {"not_run": []})
+    # a planned cell outside the paper's comes after them; one on disk never
+    planned = cells_not_run(runs_on_disk(tmp_path), planned=[("diginetica", "sknn"), ("synthetic", "tagnn")])
+    assert planned == [*not_run, ("diginetica", "sknn")]
 
 def test_commit_comes_from_git_else_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess

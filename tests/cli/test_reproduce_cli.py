@@ -62,8 +62,9 @@ def test_an_exhausted_budget_starts_nothing_and_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "reproduction.json").read_text())
     assert report["rows"] == []
-    assert "synthetic tagnn: seed 1: 0 epochs done" in report["unfinished"]
-    assert "Unfinished" in (tmp_path / "reproduction.md").read_text()
+    assert report["unfinished"] == [] and ["synthetic", "tagnn"] in report["not_run"]
+    assert "- synthetic TAGNN (`--models tagnn --datasets synthetic`)" in (tmp_path / "reproduction.md").read_text()
+    assert "not started synthetic tagnn" in result.output
 
 
 def _config(epochs: int) -> RunConfig:
