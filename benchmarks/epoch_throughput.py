@@ -36,7 +36,6 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from sbrzoo.evaluator import evaluate
     from sbrzoo.graph import resolve_backend
     from sbrzoo.models import create_model, get_spec
-    from sbrzoo.presets import resolve_settings
     from sbrzoo.trainer import build_optimizer, train_step, uses_agc
 
     torch.manual_seed(0)
@@ -45,13 +44,12 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     dataset = load_dataset(None if data_dir else "synthetic", data_dir=data_dir, valid_split="none")
     preset_dataset = "diginetica" if data_dir else "synthetic"
     spec = get_spec(name)
-    settings, hp = resolve_settings(spec, preset_dataset, {"batch_size": args.batch_size})
     backend = resolve_backend(args.backend)
-    config = RunConfig(model=name, dataset=dataset.name, data_dir=None, valid_split="none", valid_fraction=0.1,
-                       select_on="last", select_metric="HR@20", track_test=False, seed=0, device=str(device),
-                       backend=backend, num_workers=args.num_workers, max_train_batches=None,
-                       eval_batch_size=args.eval_batch_size, settings=settings, training=hp)
-    model = create_model(name, dataset.num_items, settings).to(device)
+    config = RunConfig.with_preset(name, preset_dataset, {"batch_size": args.batch_size}, valid_split="none",
+                                   select_on="last", device=str(device), backend=backend,
+                                   num_workers=args.num_workers, eval_batch_size=args.eval_batch_size)
+    hp = config.training
+    model = create_model(name, dataset.num_items, config.settings).to(device)
     pin = device.type == "cuda"
     result: dict[str, Any] = {"model": name, "batch_size": hp.batch_size, "backend": backend, "device": str(device),
                               "dataset": dataset.name, "train_examples_total": len(dataset.train),

@@ -54,19 +54,16 @@ def _setup(name: str, args: argparse.Namespace, engine: bool) -> dict[str, Any]:
     from sbrzoo.config import RunConfig
     from sbrzoo.engine.step import StaticEngine
     from sbrzoo.models import create_model, get_spec
-    from sbrzoo.presets import resolve_settings
     from sbrzoo.trainer import build_optimizer, uses_agc
 
     torch.manual_seed(0)
     device = torch.device(args.device)
     dataset = _dataset(args.data_dir)
     spec = get_spec(name)
-    settings, hp = resolve_settings(spec, "diginetica" if args.data_dir else "synthetic", {})
-    config = RunConfig(model=name, dataset=dataset.name, data_dir=None, valid_split="none", valid_fraction=0.1,
-                       select_on="last", select_metric="HR@20", track_test=False, seed=0, device=str(device),
-                       backend="torch", num_workers=0, max_train_batches=None, eval_batch_size=500,
-                       settings=settings, training=hp, engine="static" if engine else "eager")
-    model = create_model(name, dataset.num_items, settings).to(device).train()
+    config = RunConfig.with_preset(name, "diginetica" if args.data_dir else "synthetic", valid_split="none",
+                                   select_on="last", device=str(device), engine="static" if engine else "eager")
+    hp = config.training
+    model = create_model(name, dataset.num_items, config.settings).to(device).train()
     optimizer = build_optimizer(model, config)
     agc = model.agc_parameters() if uses_agc(spec) else None
     setup = {"dataset": dataset, "spec": spec, "hp": hp, "model": model, "optimizer": optimizer, "agc": agc,

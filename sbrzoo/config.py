@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,21 @@ class RunConfig:
         if self.select_on == "valid" and self.valid_split == "none":
             raise ConfigError("selecting on validation needs a validation split; use --valid-split last_sessions "
                               "or choose --select-on test|last")
+
+    @classmethod
+    def with_preset(cls, model: str, dataset: str, overrides: Mapping[str, Any] | None = None,
+                    **fields: Any) -> RunConfig:  # noqa: ANN401 - any field's value
+        """A run of ``model`` with its preset on ``dataset`` and ``overrides`` of its settings (as
+        :func:`sbrzoo.presets.resolve_settings`); every field not in ``fields`` takes the value of a CPU
+        run of the default protocol (validation on the last sessions, torch backend, eager, seed 0)."""
+        from sbrzoo.models import get_spec
+        from sbrzoo.presets import resolve_settings
+
+        settings, training = resolve_settings(get_spec(model), dataset, overrides)
+        defaults = {"data_dir": None, "valid_split": "last_sessions", "valid_fraction": 0.1, "select_on": "valid",
+                    "select_metric": "HR@20", "track_test": False, "seed": 0, "device": "cpu", "backend": "torch",
+                    "num_workers": 0, "max_train_batches": None, "eval_batch_size": 500}
+        return cls(model=model, dataset=dataset, settings=settings, training=training, **{**defaults, **fields})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -53,12 +53,8 @@ def run_config(model: str, dataset: str = "synthetic", **fields: object):  # noq
 
     names = set(RunConfig.__dataclass_fields__)
     overrides = {k: v for k, v in fields.items() if k not in names}
-    settings, training = settings_for(model, dataset, **overrides)
-    base = {"model": model, "dataset": dataset, "data_dir": None, "valid_split": "last_sessions",
-            "valid_fraction": 0.1, "select_on": "valid", "select_metric": "HR@20", "track_test": False, "seed": 0,
-            "device": "cpu", "backend": "torch", "num_workers": 0, "max_train_batches": None,
-            "eval_batch_size": 1000, "settings": settings, "training": training}
-    return RunConfig(**{**base, **{k: v for k, v in fields.items() if k in names}})
+    return RunConfig.with_preset(model, dataset, overrides,
+                                 **{"eval_batch_size": 1000, **{k: v for k, v in fields.items() if k in names}})
 
 
 def train_run(tmp_path, name: str, *args: str) -> dict:  # noqa: ANN001 - a pytest tmp_path
