@@ -41,10 +41,12 @@ def _names(_: click.Context, __: click.Parameter, value: str) -> list[str]:
 @training_options(without=_FIXED)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True,
               help="Writes reproduction.{json,csv,md} here and keeps the runs in reproduction/ below it.")
+@click.option("--report-only", is_flag=True,
+              help="Train nothing: rewrite the tables from the runs under --out, whatever their settings.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON on stdout instead.")
 def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], data_root: Path | None,
-                      time_budget: float | None, jobs: int, compare: list[str], out: Path, as_json: bool,
-                      **options: Any) -> None:
+                      time_budget: float | None, jobs: int, compare: list[str], out: Path, report_only: bool,
+                      as_json: bool, **options: Any) -> None:
     """Train every (dataset, model, seed) with its preset and validation-based epoch selection, the
     test set tracked every epoch only to show what the papers' best-test protocol would report.
     Finished runs are kept, unfinished ones resume from their last epoch, so the same command can
@@ -65,6 +67,8 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     for dataset in datasets:
         data_dir = data_root / dataset if data_root and dataset != "synthetic" else None
         fixed = {"dataset": dataset, "data_dir": data_dir, "seed": 0, "select_on": "valid", "track_test": True}
+        if report_only:
+            continue
         configs[dataset] = {name: build_config(name, {**options, **fixed}) for name in names}
         run_matrix(names, seeds, runs_dir / dataset,
                    lambda model, seed, d=dataset: dataclasses.replace(configs[d][model], seed=seed),

@@ -54,6 +54,16 @@ def test_short_reproduction_tabulates_compares_and_resumes(tmp_path: Path) -> No
     assert isinstance(changed.exception, ConfigError)  # never mixes runs made with other settings
     assert "training.lr: 0.001 there, 0.5 now" in str(changed.exception) and "seed-1" in str(changed.exception)
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    # --report-only rewrites the tables from what is on disk, whatever the options say, and trains nothing
+    (tmp_path / "reproduction.json").unlink()
+    report_only = CliRunner().invoke(cli, [*ARGS, "--lr", "0.5", "--seeds", "1,2", "--report-only",
+                                           "--out", str(tmp_path)], catch_exceptions=False)
+    assert report_only.exit_code == 0, report_only.output
+    rewritten = json.loads((tmp_path / "reproduction.json").read_text())
+    assert [{**row, "pending": []} for row in rewritten["rows"]] == report["rows"] and rewritten["configs"] == {}
+    assert [row["pending"] for row in rewritten["rows"]] == [["seed 2: 0 epochs done"]] * 2
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert not (tmp_path / "reproduction" / "synthetic" / "tagnn" / "seed-2").exists()
 
 
 def test_an_exhausted_budget_starts_nothing_and_says_so(tmp_path: Path) -> None:
