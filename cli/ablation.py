@@ -57,7 +57,7 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, jobs: int
     for s in summaries:
         cells = []
         for metric in PAPER_METRICS:
-            cells.append(f"{s.mean[metric]:.2f} ± {s.std[metric]:.2f}" if len(s.seeds) > 1 else f"{s.mean[metric]:.2f}")
+            cells.append(s.mean_std(metric))
             cells.append(f"{s.paper[metric]:.2f}" if metric in s.paper else "-")
         table.add_row(s.label, *cells)
     show_table(table)

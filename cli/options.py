@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from sbrzoo.config import PLACE_FIELDS
 from sbrzoo.models import list_models
 
 DEFAULT_SEED = 1  # one default for train, ablation and reproduce (the reproduction's first seed)
@@ -168,17 +169,13 @@ def build_config(model: str, options: dict[str, Any]):  # noqa: ANN201 - RunConf
     """Turn parsed options into a resolved :class:`~sbrzoo.config.RunConfig`."""
     from sbrzoo.config import RunConfig
     from sbrzoo.graph import resolve_backend
-    from sbrzoo.presets import resolve_settings
 
     data_dir: Path | None = options["data_dir"]
     dataset = options["dataset"] or (data_dir.name if data_dir else "synthetic")
     spec = model_variant(model, options["fidelity"])
     overrides = {k: options[k] for k in SETTING_OPTIONS} | parse_set_options(spec, options["set_"])
-    settings, training = resolve_settings(spec, dataset, overrides)
-    check_parts_accept(spec.name, settings)
-    return RunConfig(
-        model=spec.name,
-        dataset=dataset,
+    config = RunConfig.with_preset(
+        spec.name, dataset, overrides,
         data_dir=str(data_dir.resolve()) if data_dir else None,
         valid_split=options["valid_split"],
         valid_fraction=options["valid_fraction"],
@@ -191,11 +188,11 @@ def build_config(model: str, options: dict[str, Any]):  # noqa: ANN201 - RunConf
         num_workers=options["num_workers"],
         max_train_batches=options["max_train_batches"],
         eval_batch_size=options["eval_batch_size"],
-        settings=settings,
-        training=training,
         deterministic=options["deterministic"],
         engine=options["engine"],
     )
+    check_parts_accept(spec.name, config.settings)
+    return config
 
 
 def model_variant(model: str, fidelity: str | None):  # noqa: ANN201 - ModelSpec
@@ -259,8 +256,7 @@ def given_options(context: click.Context, names: Sequence[str]) -> set[str]:
 
 
 # What a resumed run may change: how long it goes on, and where it runs.
-RESUMABLE_CHANGES = ("epochs", "patience", "device", "backend", "num_workers", "eval_batch_size", "data_dir",
-                     "engine")
+RESUMABLE_CHANGES = ("epochs", "patience", *PLACE_FIELDS)
 
 
 def resume_config(run_dir: Path, options: dict[str, Any], given: set[str]):  # noqa: ANN201 - RunConfig

@@ -51,9 +51,10 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     test set tracked every epoch only to show what the papers' best-test protocol would report.
     Finished runs are kept, unfinished ones resume from their last epoch, so the same command can
     be repeated (e.g. on a GPU lent for a few minutes at a time) until the table is complete."""
+    from sbrzoo.config import RunConfig
     from sbrzoo.console import console
     from sbrzoo.experiment import train_cell
-    from sbrzoo.matrix import run_matrix, runs_on_disk, summarize_cell, unfinished_runs
+    from sbrzoo.matrix import run_folder, run_matrix, runs_on_disk, summarize_cell, unfinished_runs
     from sbrzoo.models import list_models
     from sbrzoo.report import show_json, show_table
     from sbrzoo.reproduce import cells_not_run, compare_models, write_tables
@@ -63,19 +64,19 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     names = expand_models(models, "--models")
     runs_dir = out / "reproduction"
     deadline = time.monotonic() + time_budget if time_budget else None
-    rows, unfinished, configs = [], [], {}
-    for dataset in datasets:
+    # --report-only plans nothing: the table is what is on disk
+    asked = [] if report_only else [(dataset, name) for dataset in datasets for name in names]
+    rows, unfinished = [], []
+    for dataset in dict.fromkeys(dataset for dataset, _ in asked):
         data_dir = data_root / dataset if data_root and dataset != "synthetic" else None
         fixed = {"dataset": dataset, "data_dir": data_dir, "seed": 0, "select_on": "valid", "track_test": True}
-        if report_only:
-            continue
-        configs[dataset] = {name: build_config(name, {**options, **fixed}) for name in names}
+        configs = {name: build_config(name, {**options, **fixed}) for name in names}
         run_matrix(names, seeds, runs_dir / dataset,
-                   lambda model, seed, d=dataset: dataclasses.replace(configs[d][model], seed=seed),
+                   lambda model, seed, by_model=configs: dataclasses.replace(by_model[model], seed=seed),
                    train_cell, deadline=deadline, jobs=jobs)
     # The table holds every cell on disk, also those of earlier calls with other --models/--datasets.
     on_disk = runs_on_disk(runs_dir)
-    planned = {dataset: dict.fromkeys(names, seeds) for dataset in datasets}
+    planned = {dataset: dict.fromkeys(names, seeds) for dataset, _ in asked}
     for dataset in dict.fromkeys([*datasets, *on_disk]):
         cells = {**on_disk.get(dataset, {}), **planned.get(dataset, {})}
         for name in (n for n in list_models() if n in on_disk.get(dataset, {})):
@@ -92,15 +93,13 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     else:
         comparisons = [c for row in rows if row.model == compare[0]
                        for c in compare_models(runs_dir, row.dataset, *compare, row.seeds)]
-    protocol = (f"presets per model and dataset (every deviation in the last column; the CPU track stops early "
-                f"with patience 3 for the SR-GNN family, whose learning rate has decayed twice by then); epoch "
-                f"selected on HR@20 of the validation split ({options['valid_split']}, "
-                f"{options['valid_fraction']:.0%} of training)")
-    asked = [(dataset, name) for dataset in datasets for name in names]
+    # the settings of every cell in the table, from its first seed's folder
+    configs = {dataset: {name: RunConfig.load(run_folder(runs_dir / dataset, name, cell_seeds[0]) / "config.json")
+                         for name, cell_seeds in by_model.items()} for dataset, by_model in on_disk.items()}
     not_run = cells_not_run(on_disk, planned=asked)
     paths = write_tables(rows, comparisons, out, extra={
-        "protocol": protocol, "seeds": seeds, "datasets": datasets, "models": names, "unfinished": unfinished,
-        "not_run": not_run,
+        "protocol": _protocol(configs), "seeds": seeds, "datasets": datasets, "models": names,
+        "unfinished": unfinished, "not_run": not_run,
         "configs": {d: {n: c.to_dict() for n, c in by_model.items()} for d, by_model in configs.items()},
     })
     for line in unfinished + [f"{r.dataset} {r.model}: {p}" for r in rows for p in r.pending]:
@@ -112,6 +111,18 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
         show_json(json.loads(paths[0].read_text()))
     else:
         show_table(_table(rows))
+
+
+def _protocol(configs: dict[str, dict[str, Any]]) -> str:
+    """The table's protocol line: how the runs on disk select their epoch (RunConfig per dataset and model)."""
+    splits = {(c.valid_split, c.valid_fraction, c.select_metric) for by_model in configs.values()
+              for c in by_model.values() if c.select_on == "valid"}
+    if len(splits) == 1:
+        ((split, fraction, metric),) = splits
+        selection = f"epoch selected on {metric} of the validation split ({split}, {fraction:.0%} of training)"
+    else:
+        selection = "epoch selected as each run's config.json says (the configs of the JSON table)"
+    return f"presets per model and dataset (every deviation from them in the last column); {selection}"
 
 
 def _table(rows: list) -> Any:  # noqa: ANN401 - rich Table (lazy import)

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from cli.options import (
+    RESUMABLE_CHANGES,
     build_config,
     check_run_folder,
     given_options,
@@ -30,8 +31,8 @@ from cli.options import (
 @click.option("--overwrite", is_flag=True, help="Replace the run files already in --out.")
 @click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Continue an interrupted run from its last finished epoch, with its own settings "
-                   "(--epochs, --patience, --device, --backend, --num-workers, --eval-batch-size and "
-                   "--data-dir may change; any other differing option is refused).")
+                   f"({', '.join('--' + name.replace('_', '-') for name in RESUMABLE_CHANGES)} may change; "
+                   "any other differing option is refused).")
 @click.option("--dry-run", is_flag=True,
               help="Check the options and the data, print the resolved settings, train and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the test metrics as JSON on stdout instead of a table.")

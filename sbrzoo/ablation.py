@@ -3,12 +3,11 @@ CSV and a bar chart."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sbrzoo.data.pickles import atomic_write_bytes
+from sbrzoo.figures import pyplot, save_figure
 from sbrzoo.matrix import PAPER_METRICS, Cell
 from sbrzoo.report import write_result_files
 
@@ -27,12 +26,7 @@ def write_outputs(cells: Sequence[Cell], out_dir: Path, dataset: str, *, extra: 
 
 
 def _plot(summaries: Sequence[Cell], path: Path, dataset: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(PAPER_METRICS), figsize=(5 * len(PAPER_METRICS), 3.5))
+    figure, axes = pyplot().subplots(1, len(PAPER_METRICS), figsize=(5 * len(PAPER_METRICS), 3.5))
     labels = [s.label for s in summaries]
     for axis, metric in zip(axes, PAPER_METRICS):
         means = [s.mean[metric] for s in summaries]
@@ -41,8 +35,4 @@ def _plot(summaries: Sequence[Cell], path: Path, dataset: str) -> None:
         axis.set_ylim(max(0.0, low - 2 * (high - low + 0.5)), high + (high - low + 0.5))
         axis.set_title(f"{metric} (%) on {dataset}")
         axis.tick_params(axis="x", rotation=30)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(figure, path, dpi=120)

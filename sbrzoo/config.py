@@ -12,9 +12,11 @@ from typing import Any
 from sbrzoo.errors import ConfigError
 from sbrzoo.presets import TRAINING_FIELDS, TrainingSettings
 
-__all__ = ["RunConfig", "SELECT_ON"]
+__all__ = ["RunConfig", "SELECT_ON", "PLACE_FIELDS"]
 
 SELECT_ON = ("valid", "test", "last")
+# Where and how a run executes, not what it computes: a run may be resumed on another machine, device or engine.
+PLACE_FIELDS = ("data_dir", "device", "backend", "num_workers", "eval_batch_size", "deterministic", "engine")
 
 
 @dataclass(frozen=True)
@@ -112,13 +114,17 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: Path) -> RunConfig:
-        """Read a saved ``config.json``."""
+        """Read a saved ``config.json``; every error names the file."""
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
+            data = json.loads(Path(path).read_text())
         except FileNotFoundError:
             raise ConfigError(f"{path}: no config.json here; is this a run folder?") from None
         except json.JSONDecodeError as error:
             raise ConfigError(f"{path}: not valid JSON ({error})") from None
+        try:
+            return cls.from_dict(data)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
 
 
 _RENAMED = {"embedding_max_norm": "max_norm"}

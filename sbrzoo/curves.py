@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sbrzoo.errors import ConfigError, DataError
-from sbrzoo.results import METRICS_FILE, RunRecord
+from sbrzoo.results import METRICS_FILE, RunRecord, epoch_seconds
 
 __all__ = ["RunCurves", "load_curves", "curves_table", "plot_curves", "write_epochs_csv", "CURVE_METRICS",
            "EPOCHS_FILE", "CURVES_FILE", "TENSORBOARD_DIR", "TensorBoardLog", "check_tensorboard"]
@@ -39,8 +39,7 @@ class RunCurves(RunRecord):
                 metrics = record.get(split)
                 if isinstance(metrics, dict):
                     row |= {f"{split} {m}": metrics.get(m) for m in CURVE_METRICS}
-            row["seconds"] = sum(float(record.get(k) or 0) for k in ("train_seconds", "valid_seconds",
-                                                                      "test_seconds"))
+            row["seconds"] = epoch_seconds(record)
             rows.append(row)
         return rows
 
@@ -113,21 +112,16 @@ def plot_curves(curves: RunCurves, path: Path, *, overwrite: bool = False) -> Pa
     Raises:
         ConfigError: ``path`` exists without ``overwrite``. DataError: no finished epoch.
     """
-    from sbrzoo.data.pickles import atomic_write_bytes
+    from sbrzoo.figures import pyplot, save_figure
 
     path = Path(path)
     if path.exists() and not overwrite:
         raise ConfigError(f"{path} already exists; choose another file or replace it with --overwrite")
     if not curves.epochs:
         raise DataError("no finished epoch to draw")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows, split = curves.rows(), curves.split
     epochs = [row["epoch"] for row in rows]
-    figure, axes = plt.subplots(1, 2 if split else 1, figsize=(10 if split else 5, 3.6), squeeze=False)
+    figure, axes = pyplot().subplots(1, 2 if split else 1, figsize=(10 if split else 5, 3.6), squeeze=False)
     loss_axis = axes[0][0]
     loss_axis.plot(epochs, [row["train_loss"] for row in rows], marker="o", color="tab:red")
     loss_axis.set(title="training loss", xlabel="epoch", ylabel="loss")
@@ -145,11 +139,7 @@ def plot_curves(curves: RunCurves, path: Path, *, overwrite: bool = False) -> Pa
         axis.xaxis.get_major_locator().set_params(integer=True)
     figure.suptitle(f"{curves.model} on {curves.dataset}" + (f" (selected epoch {curves.best_epoch})"
                                                                if curves.best_epoch else ""))
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(figure, path, dpi=110)
     return path
 
 

@@ -7,7 +7,6 @@ checkpoints per epoch and resumes across calls); ``reproduce`` keeps one such fo
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 import time
@@ -16,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sbrzoo.config import RunConfig
+from sbrzoo.config import PLACE_FIELDS, RunConfig
 from sbrzoo.errors import ConfigError
 from sbrzoo.metric_names import PAPER_METRICS
 from sbrzoo.models import get_spec
@@ -32,24 +31,18 @@ def run_folder(out_dir: Path, model: str, seed: int) -> Path:
     return Path(out_dir) / model / f"seed-{seed}"
 
 
-# Where and how a run executes, not what it computes: a run may be resumed on another machine, device or engine.
-_PLACE_FIELDS = frozenset({"data_dir", "device", "backend", "num_workers", "eval_batch_size", "deterministic",
-                           "engine"})
-
-
 def check_same_settings(folder: Path, config: RunConfig) -> None:
     """Refuse to reuse ``folder`` when the run saved there was made with settings other than ``config``'s.
 
     Raises:
         ConfigError: naming the folder and every differing setting.
     """
-    try:
-        saved = json.loads((folder / "config.json").read_text())
-    except FileNotFoundError:
+    if not (folder / "config.json").is_file():
         return
-    there, now = _flatten(RunConfig.from_dict(saved).to_dict()), _flatten(config.to_dict())  # defaults filled in
+    there = _flatten(RunConfig.load(folder / "config.json").to_dict())  # defaults filled in
+    now = _flatten(config.to_dict())
     differing = [f"{key}: {there.get(key)!r} there, {value!r} now" for key, value in now.items()
-                 if key not in _PLACE_FIELDS and there.get(key) != value]
+                 if key not in PLACE_FIELDS and there.get(key) != value]
     if differing:
         raise ConfigError(f"{folder} holds a run with other settings ({'; '.join(differing)}); "
                           "choose another --out or remove the folder")
@@ -170,6 +163,11 @@ class Cell:
     @property
     def label(self) -> str:
         return get_spec(self.model).label
+
+    def mean_std(self, metric: str) -> str:
+        """``"51.20 ± 0.31"`` over two or more seeds, else ``"51.20"`` (percent, two decimals)."""
+        value = f"{self.mean[metric]:.2f}"
+        return f"{value} ± {self.std[metric]:.2f}" if len(self.seeds) > 1 else value
 
     def difference(self, metric: str) -> float | None:
         """Ours minus the paper's, in points (None without a paper figure)."""

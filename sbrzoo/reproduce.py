@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sbrzoo.data.pickles import atomic_write_bytes
+from sbrzoo.figures import pyplot, save_figure
 from sbrzoo.matrix import PAPER_METRICS, Cell, run_folder
 from sbrzoo.models import get_spec
 from sbrzoo.models.families import TABLE_I_MODELS, TABLE_II_MODELS
@@ -91,14 +92,7 @@ def write_tables(rows: Sequence[Cell], comparisons: Sequence[PairedComparison], 
 
 def plot(rows: Sequence[Cell], path: Path) -> None:
     """``path``: ours (mean, with the seeds' spread as error bars) beside the paper, per cell and metric."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(PAPER_METRICS), figsize=(max(6.0, 0.55 * len(rows) + 2), 4), squeeze=False)
+    figure, axes = pyplot().subplots(1, len(PAPER_METRICS), figsize=(max(6.0, 0.55 * len(rows) + 2), 4), squeeze=False)
     labels = [f"{row.label}\n{row.dataset}" for row in rows]
     positions = range(len(rows))
     for axis, metric in zip(axes[0], PAPER_METRICS):
@@ -109,11 +103,7 @@ def plot(rows: Sequence[Cell], path: Path) -> None:
         axis.set_xticks(list(positions), labels, rotation=60, ha="right", fontsize=7)
         axis.set_title(f"test {metric} (%)")
         axis.legend(fontsize=7)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(figure, path, dpi=110)
 
 
 def _csv_record(row: Cell) -> dict[str, Any]:
@@ -139,7 +129,7 @@ def _csv_record(row: Cell) -> dict[str, Any]:
 
 
 def markdown(rows: Sequence[Cell], comparisons: Sequence[PairedComparison], extra: dict[str, Any]) -> str:
-    """The readable report: the table, the protocol, unfinished runs and the paired tests."""
+    """The readable report: the table, the protocol, unfinished runs, cells not started and the paired tests."""
     lines = [
         "# Reproduction of TAGNN++ Tables I and II",
         "",
@@ -156,7 +146,7 @@ def markdown(rows: Sequence[Cell], comparisons: Sequence[PairedComparison], extr
     for row in rows:
         cells = [row.dataset, row.label, " ".join(map(str, row.seeds))]
         for metric in PAPER_METRICS:
-            cells.append(_mean_std(row, metric))
+            cells.append(row.mean_std(metric))
             cells.append(f"{row.paper[metric]:.2f}" if metric in row.paper else "–")
             difference = row.difference(metric)
             cells.append("–" if difference is None else f"{difference:+.2f}")
@@ -165,10 +155,13 @@ def markdown(rows: Sequence[Cell], comparisons: Sequence[PairedComparison], extr
         cells += [" ".join(map(str, row.selected_epochs)), " ".join(map(str, row.epochs_run)),
                   f"{row.seconds:.0f}", row.device, row.git_commit, "; ".join(row.deviations) or "none"]
         lines.append("| " + " | ".join(cells) + " |")
+    sources = {row.label: get_spec(row.model).reference_source for row in rows if get_spec(row.model).reference_source}
+    for label, source in sources.items():
+        lines += ["", f"{label}'s paper figures: {source}."]
     pending = [f"- {row.dataset} {row.label}: {line}" for row in rows for line in row.pending]
     pending += [f"- {item}" for item in extra.get("unfinished", [])]
     if pending:
-        lines += ["", "Unfinished (resume with the same command):", "", *pending]
+        lines += ["", "Unfinished (the `sbrzoo reproduce` call that started them resumes them):", "", *pending]
     not_run = extra.get("not_run", [])
     if not_run:
         lines += ["", "Not started (each runs with `sbrzoo reproduce --models MODEL --datasets DATASET`; "
@@ -186,8 +179,3 @@ def markdown(rows: Sequence[Cell], comparisons: Sequence[PairedComparison], extr
                 f"| {c.difference['HR@20']:+.2f} | {c.p_value['HR@20']:.3g} "
                 f"| {c.difference['MRR@20']:+.2f} | {c.p_value['MRR@20']:.3g} |")
     return "\n".join(lines) + "\n"
-
-
-def _mean_std(row: Cell, metric: str) -> str:
-    value = f"{row.mean[metric]:.2f}"
-    return f"{value} ± {row.std[metric]:.2f}" if len(row.seeds) > 1 else value

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
-__all__ = ["EpochRecord", "RunRecord", "METRICS_FILE"]
+__all__ = ["EpochRecord", "RunRecord", "METRICS_FILE", "epoch_seconds"]
 
 METRICS_FILE = "metrics.json"
 
@@ -32,6 +32,11 @@ class EpochRecord(TypedDict, total=False):
     valid_seconds: float
     test: dict[str, float]
     test_seconds: float
+
+
+def epoch_seconds(record: dict[str, Any]) -> float:
+    """Wall time of one epoch record: its training plus its evaluations (missing or None count 0)."""
+    return sum(float(record.get(key) or 0.0) for key in ("train_seconds", "valid_seconds", "test_seconds"))
 
 
 @dataclass
@@ -73,8 +78,7 @@ class RunRecord:
     @property
     def seconds(self) -> float:
         """Wall time of the run: every epoch's training and evaluations, and the final test."""
-        keys = ("train_seconds", "valid_seconds", "test_seconds")
-        return sum(e.get(k, 0.0) for e in self.epochs for k in keys) + self.test.get("seconds", 0.0)
+        return sum(epoch_seconds(e) for e in self.epochs) + self.test.get("seconds", 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -36,7 +36,7 @@ from sbrzoo.errors import ConfigError, DataError, TrainingDiverged
 from sbrzoo.evaluator import MetricReport, evaluate
 from sbrzoo.models import ModelSpec, create_model, get_spec
 from sbrzoo.presets import TrainingSettings
-from sbrzoo.results import METRICS_FILE, RunRecord
+from sbrzoo.results import METRICS_FILE, RunRecord, epoch_seconds
 from sbrzoo.run_record import RANKS_FILE, environment_info, save_ranks, save_torch_atomic, write_json_atomic
 from sbrzoo.seed import seed_everything
 
@@ -209,7 +209,7 @@ class Trainer:
             self._write_record(result)
             log.info("epoch %d: %s", epoch + 1, _summary(record))
             more_to_do = epoch + 1 < self.config.training.epochs and stale < self.config.training.patience
-            if more_to_do and deadline is not None and time.monotonic() + _epoch_seconds(record) > deadline:
+            if more_to_do and deadline is not None and time.monotonic() + epoch_seconds(record) > deadline:
                 log.info("pausing %s after epoch %d (time budget); resume to continue", self.out_dir, epoch + 1)
                 result.paused = True
                 return result
@@ -406,11 +406,6 @@ def check_same_data(run_dir: Path, fingerprint: dict[str, Any]) -> None:
     if differences:
         raise DataError(f"{run_dir} was trained on other data: {'; '.join(differences)}; "
                         "point --data-dir at the run's data")
-
-
-def _epoch_seconds(record: dict[str, Any]) -> float:
-    """Wall time of one epoch record: training plus its evaluations."""
-    return sum(record.get(key, 0.0) for key in ("train_seconds", "valid_seconds", "test_seconds"))
 
 
 def _summary(record: dict[str, Any]) -> str:

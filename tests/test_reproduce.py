@@ -116,6 +116,15 @@ def test_cells_without_a_run_are_listed_with_their_command(tmp_path: Path) -> No
     planned = cells_not_run(runs_on_disk(tmp_path), planned=[("diginetica", "sknn"), ("synthetic", "tagnn")])
     assert planned == [*not_run, ("diginetica", "sknn")]
 
+
+def test_a_figure_from_another_paper_says_where_it_comes_from(tmp_path: Path) -> None:
+    for model in ("stamp", "narm"):
+        _write_run(tmp_path / "diginetica" / model / "seed-1", 45.0, 1, [45.0])
+    rows = [summarize_cell(tmp_path / "diginetica" / m, "diginetica", m, [1]) for m in ("stamp", "narm")]
+    report = markdown(rows, [], {})
+    assert "STAMP's paper figures: not in the TAGNN++ Table I: the SR-GNN paper's figures" in report
+    assert "NARM's paper figures" not in report  # a Table I row
+
 def test_commit_comes_from_git_else_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
 

@@ -43,6 +43,7 @@ class ModelSpec:
         fidelity: ``"paper"``, or ``"reference"`` for a variant that behaves as the released code.
         paper: Citation and link.
         reference: Published figures, dataset -> metric -> value (percent).
+        reference_source: Where ``reference`` comes from when it is not the TAGNN++ paper's tables.
     """
 
     name: str
@@ -61,6 +62,7 @@ class ModelSpec:
     fidelity: str = "paper"
     paper: str = ""
     reference: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    reference_source: str = ""
 
     @property
     def composed(self) -> bool:

@@ -167,8 +167,8 @@ register(ModelSpec(
     "stamp", "STAMP", "STAMP: attention with the last click and the session mean, trilinear scores", "stamp",
     readout="stamp_attention",
     paper="Liu et al., STAMP: Short-Term Attention/Memory Priority Model for Session-based Recommendation, KDD 2018",
-    # not in the TAGNN++ Table I: the figures are those the SR-GNN paper reports for STAMP (Wu et al., AAAI 2019)
     reference={"diginetica": {"HR@20": 45.64, "MRR@20": 14.32}, "yoochoose1_64": {"HR@20": 68.74, "MRR@20": 29.67}},
+    reference_source="not in the TAGNN++ Table I: the SR-GNN paper's figures for STAMP (Wu et al., AAAI 2019)",
 ))
 
 register(ModelSpec(

@@ -13,8 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from sbrzoo.data.batch import SessionBatch
-from sbrzoo.nn.gru4rec import last_click
-from sbrzoo.nn.state import SessionState, Widths
+from sbrzoo.nn.state import SessionState, Widths, last_click
 
 __all__ = ["TwinGRU", "CsrmReadout", "standardize"]
 
@@ -146,12 +145,6 @@ class CsrmReadout(nn.Module):
         self.memory = self.memory.index_copy(0, slots, sessions.to(self.memory.dtype))
         self.memory_next = (self.memory_next + count) % size
         self.memory_filled = torch.clamp(self.memory_filled + count, max=size)
-
-    def reset_memory(self) -> None:
-        """Empty the outer memory."""
-        self.memory = torch.zeros_like(self.memory)
-        self.memory_filled = torch.zeros_like(self.memory_filled)
-        self.memory_next = torch.zeros_like(self.memory_next)
 
     def extra_repr(self) -> str:
         return f"hidden={self.hidden}, memory_size={self.memory.shape[0]}, memory_neighbours={self.neighbours}"

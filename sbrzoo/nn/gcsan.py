@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from sbrzoo.data.batch import SessionBatch
-from sbrzoo.nn.state import SessionState, Widths
+from sbrzoo.nn.state import SessionState, Widths, last_click
 
 __all__ = ["SelfAttentionBlocks", "WeightedLastReadout"]
 
@@ -122,8 +122,7 @@ class WeightedLastReadout(nn.Module):
         self.omega = omega
 
     def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
-        last_click = state.clicks[torch.arange(batch.batch_size, device=state.mask.device), batch.lengths - 1]
-        return self.omega * last_click + (1.0 - self.omega) * state.nodes[batch.last_node]
+        return self.omega * last_click(state.clicks, batch.lengths) + (1.0 - self.omega) * state.nodes[batch.last_node]
 
     def extra_repr(self) -> str:
         return f"omega={self.omega}"

@@ -6,18 +6,12 @@ The GRU is also the session encoder of RepeatNet (§3.8.3).
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from sbrzoo.data.batch import SessionBatch
-from sbrzoo.nn.state import SessionState, Widths
+from sbrzoo.nn.state import SessionState, Widths, last_click
 
-__all__ = ["ClickGRU", "LastHiddenReadout", "last_click"]
-
-
-def last_click(clicks: Tensor, lengths: Tensor) -> Tensor:
-    """The state of each session's last click: ``clicks[b, lengths[b] - 1]``, (B, L, D) -> (B, D)."""
-    return clicks[torch.arange(clicks.shape[0], device=clicks.device), lengths - 1]
+__all__ = ["ClickGRU", "LastHiddenReadout"]
 
 
 class ClickGRU(nn.Module):

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from sbrzoo.data.batch import SessionBatch
-from sbrzoo.nn.state import SessionState, Widths
+from sbrzoo.nn.state import SessionState, Widths, last_click
 
 __all__ = ["NarmReadout"]
 
@@ -48,7 +48,7 @@ class NarmReadout(nn.Module):
 
     def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
         clicks, mask = state.clicks, state.mask
-        last = clicks[torch.arange(batch.batch_size, device=mask.device), batch.lengths - 1]
+        last = last_click(clicks, batch.lengths)
         alpha = self.score(torch.sigmoid(self.global_query(last)[:, None, :] + self.key(clicks))).squeeze(-1)
         local = ((alpha * mask).unsqueeze(-1) * clicks).sum(dim=1)
         return self.bilinear(self.dropout(torch.cat([last, local], dim=1)))

@@ -40,7 +40,7 @@ class PositionalEmbedding(nn.Module):
         length = seq.shape[1]
         if length > self.table.num_embeddings:
             raise ValueError(
-                f"prefix of {length} clicks exceeds the positional table ({self.table.num_embeddings}); "
-                "raise max_positions"
+                f"a prefix of {length} clicks is longer than the {self.table.num_embeddings} positions this model "
+                f"has; cut the sessions to at most {self.table.num_embeddings} clicks"
             )
         return seq + self.table(torch.arange(length, device=seq.device))

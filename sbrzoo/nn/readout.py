@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.graph import ops
-from sbrzoo.nn.state import SessionState, Widths
+from sbrzoo.nn.state import SessionState, Widths, last_click
 
 __all__ = ["SoftAttentionReadout", "LessrReadout"]
 
@@ -49,7 +49,7 @@ class SoftAttentionReadout(nn.Module):
     def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
         mask, seq_state = state.mask, state.clicks
         padding_slots, padding_state = state.padding_slots, state.padding
-        last = seq_state[torch.arange(batch.batch_size, device=mask.device), batch.lengths - 1]
+        last = last_click(seq_state, batch.lengths)
         query = self.query(last)
         logits = self.score(torch.sigmoid(query[:, None, :] + self.key(seq_state))).squeeze(-1)
         if self.normalize:

@@ -7,8 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from sbrzoo.data.batch import SessionBatch
-from sbrzoo.nn.gru4rec import last_click
-from sbrzoo.nn.state import SessionState, Widths
+from sbrzoo.nn.state import SessionState, Widths, last_click
 
 __all__ = ["StampReadout"]
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import torch
 from torch import Tensor
 
-__all__ = ["Widths", "SessionState"]
+__all__ = ["Widths", "SessionState", "last_click"]
+
+
+def last_click(clicks: Tensor, lengths: Tensor) -> Tensor:
+    """The state of each session's last click: ``clicks[b, lengths[b] - 1]``, (B, L, D) -> (B, D)."""
+    return clicks[torch.arange(clicks.shape[0], device=clicks.device), lengths - 1]
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,9 @@ def test_short_reproduction_tabulates_compares_and_resumes(tmp_path: Path) -> No
                                            "--out", str(tmp_path)], catch_exceptions=False)
     assert report_only.exit_code == 0, report_only.output
     rewritten = json.loads((tmp_path / "reproduction.json").read_text())
-    assert [{**row, "pending": []} for row in rewritten["rows"]] == report["rows"] and rewritten["configs"] == {}
-    assert [row["pending"] for row in rewritten["rows"]] == [["seed 2: 0 epochs done"]] * 2
+    assert rewritten["rows"] == report["rows"] and rewritten["unfinished"] == []  # seed 2 is not planned
+    assert rewritten["configs"] == report["configs"]  # the runs' own settings, not the options'
+    assert rewritten["configs"]["synthetic"]["tagnn"]["training"]["lr"] == 0.001
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert not (tmp_path / "reproduction" / "synthetic" / "tagnn" / "seed-2").exists()
 

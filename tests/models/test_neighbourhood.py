@@ -31,7 +31,7 @@ from sbrzoo.models.neighbourhood.presets import (
     STANParams,
     VSKNNParams,
 )
-from sbrzoo.presets import preset_for, resolve_settings
+from sbrzoo.presets import resolve_settings
 
 NAMES = ["spop", "itemknn", "sr", "sknn", "vsknn", "stan"]
 NUM_ITEMS = 11  # item 10 is clicked only in test prefixes, 11 never
@@ -297,8 +297,6 @@ def test_dataset_settings_are_recorded_with_sources() -> None:
 
 
 def test_dataset_settings_reach_the_cli() -> None:
-    if not preset_for("vsknn", "diginetica").settings:
-        pytest.skip("sbrzoo.presets does not merge neighbourhood.presets.dataset_presets() yet")
     for (name, dataset), settings in DATASET_SETTINGS.items():
         assert resolve_settings(get_spec(name), dataset)[0] == settings
     assert resolve_settings(get_spec("sknn"), "synthetic")[0] == DEFAULTS["sknn"]
