@@ -6,7 +6,14 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = ["SbrzooError", "ConfigError", "DataError", "UnknownNameError", "TrainingDiverged", "Interrupted",
-           "unknown_name"]
+           "unknown_name", "one_line"]
+
+
+def one_line(error: object, limit: int = 200) -> str:
+    """``str(error)`` on one line (runs of whitespace, newlines included, become one space), cut to
+    ``limit`` characters, for quoting a library's message inside a :class:`DataError`."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class SbrzooError(Exception):

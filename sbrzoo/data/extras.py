@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sbrzoo.data.pickles import atomic_write_bytes, one_line
-from sbrzoo.errors import DataError
+from sbrzoo.data.pickles import atomic_write_bytes
+from sbrzoo.errors import DataError, one_line
 
 __all__ = [
     "ITEM_MAP_FILE",

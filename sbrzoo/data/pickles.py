@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from sbrzoo.errors import DataError
+from sbrzoo.errors import DataError, one_line
 
 __all__ = ["RestrictedUnpickler", "load_pickle", "atomic_write_bytes", "current_umask", "one_line",
            "missing_root"]
@@ -51,13 +51,6 @@ def load_pickle(path: Path) -> Any:  # noqa: ANN401 - content is validated by th
         detail = one_line(error)
         kind = type(error).__name__ + (f": {detail}" if detail else "")
         raise DataError(f"{path}: corrupt pickle ({kind})") from None
-
-
-def one_line(error: object, limit: int = 200) -> str:
-    """``str(error)`` on one line (runs of whitespace, newlines included, become one space), cut to
-    ``limit`` characters, for quoting a library's message inside a :class:`DataError`."""
-    text = " ".join(str(error).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def current_umask() -> int:

@@ -39,8 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sbrzoo.data.pickles import one_line
-from sbrzoo.errors import DataError
+from sbrzoo.errors import DataError, one_line
 
 __all__ = [
     "DIGINETICA_COLUMNS",
