@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sbrzoo.config import PLACE_FIELDS
+from sbrzoo.config import PLACE_FIELDS, RUN_DEFAULTS, SELECT_ON
 from sbrzoo.models import list_models
 
 DEFAULT_SEED = 1  # one default for train, ablation and reproduce (the reproduction's first seed)
@@ -39,21 +39,22 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
         "--set", "set_", multiple=True, metavar="NAME=VALUE",
         help="Any setting of the model or its training (see `sbrzoo models MODEL --dataset D`); repeatable."),
     "valid_split": click.option(
-        "--valid-split", type=click.Choice(["last_sessions", "random", "none"]), default="last_sessions",
+        "--valid-split", type=click.Choice(["last_sessions", "random", "none"]), default=RUN_DEFAULTS["valid_split"],
         show_default=True,
         help="last_sessions: the last sessions of training (leak-free); random: prefixes drawn at random "
              "as the reference scripts do (leaky). --valid-fraction sets the share."),
     "valid_fraction": click.option(
-        "--valid-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
-        show_default=True),
+        "--valid-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=RUN_DEFAULTS["valid_fraction"], show_default=True),
     "select_on": click.option(
-        "--select-on", type=click.Choice(["valid", "test", "last"]), default="valid", show_default=True,
+        "--select-on", type=click.Choice(SELECT_ON), default=RUN_DEFAULTS["select_on"], show_default=True,
         help="Which split picks the reported epoch; 'test' mimics the original papers (optimistic)."),
     "select_metric": click.option(
-        "--select-metric", default="HR@20", show_default=True, callback=lambda _, __, value: parse_metric(value),
+        "--select-metric", default=RUN_DEFAULTS["select_metric"], show_default=True,
+        callback=lambda _, __, value: parse_metric(value),
         help="Metric that picks the epoch: HR@K, MRR@K or NDCG@K for K = 10 or 20 (any case)."),
     "track_test": click.option(
-        "--track-test/--no-track-test", default=False,
+        "--track-test/--no-track-test", default=RUN_DEFAULTS["track_test"],
         help="Also evaluate the test set every epoch (to report the papers' best-test protocol)."),
     "device": click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto."),
     "deterministic": click.option(
@@ -69,12 +70,13 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "seed": click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=DEFAULT_SEED, show_default=True,
                          help="Seed of every random choice (0 .. 2^32-1)."),
     "num_workers": click.option(
-        "--num-workers", type=click.IntRange(min=0), default=0, show_default=True, help="DataLoader worker processes."),
+        "--num-workers", type=click.IntRange(min=0), default=RUN_DEFAULTS["num_workers"], show_default=True,
+        help="DataLoader worker processes."),
     "max_train_batches": click.option(
         "--max-train-batches", type=click.IntRange(min=1), default=None,
         help="Cut every epoch after this many batches (quick looks)."),
     "eval_batch_size": click.option(
-        "--eval-batch-size", type=click.IntRange(min=1), default=500, show_default=True),
+        "--eval-batch-size", type=click.IntRange(min=1), default=RUN_DEFAULTS["eval_batch_size"], show_default=True),
 }
 
 #: ``--jobs`` of the experiment matrices (``sbrzoo reproduce``, ``sbrzoo ablation``).

@@ -12,11 +12,14 @@ from typing import Any
 from sbrzoo.errors import ConfigError
 from sbrzoo.presets import TRAINING_FIELDS, TrainingSettings
 
-__all__ = ["RunConfig", "SELECT_ON", "PLACE_FIELDS"]
+__all__ = ["RunConfig", "SELECT_ON", "PLACE_FIELDS", "RUN_DEFAULTS"]
 
 SELECT_ON = ("valid", "test", "last")
 # Where and how a run executes, not what it computes: a run may be resumed on another machine, device or engine.
 PLACE_FIELDS = ("data_dir", "device", "backend", "num_workers", "eval_batch_size", "deterministic", "engine")
+# The protocol's defaults, the CLI's too: validation on the last 10% of training sessions, selected on HR@20.
+RUN_DEFAULTS = {"valid_split": "last_sessions", "valid_fraction": 0.1, "select_on": "valid", "select_metric": "HR@20",
+                "track_test": False, "num_workers": 0, "max_train_batches": None, "eval_batch_size": 500}
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,7 @@ class RunConfig:
         from sbrzoo.presets import resolve_settings
 
         settings, training = resolve_settings(get_spec(model), dataset, overrides)
-        defaults = {"data_dir": None, "valid_split": "last_sessions", "valid_fraction": 0.1, "select_on": "valid",
-                    "select_metric": "HR@20", "track_test": False, "seed": 0, "device": "cpu", "backend": "torch",
-                    "num_workers": 0, "max_train_batches": None, "eval_batch_size": 500}
+        defaults = {**RUN_DEFAULTS, "data_dir": None, "seed": 0, "device": "cpu", "backend": "torch"}
         return cls(model=model, dataset=dataset, settings=settings, training=training, **{**defaults, **fields})
 
     def to_dict(self) -> dict[str, Any]:
