@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from sbrzoo.errors import DataError, one_line
 
-__all__ = ["RestrictedUnpickler", "load_pickle", "atomic_write_bytes", "current_umask", "one_line",
+__all__ = ["RestrictedUnpickler", "load_pickle", "atomic_write_bytes", "current_umask",
            "missing_root"]
 
 
