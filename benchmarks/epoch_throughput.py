@@ -30,6 +30,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Time one model; runs in a child process."""
     import torch
 
+    from sbrzoo.allocator import keep_freed_memory
     from sbrzoo.config import RunConfig
     from sbrzoo.data.loader import batch_indices, make_loader, prefetch_in_thread
     from sbrzoo.data.registry import load_dataset
@@ -38,6 +39,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from sbrzoo.models import create_model, get_spec
     from sbrzoo.trainer import build_optimizer, train_step, uses_agc
 
+    keep_freed_memory()  # as the CLI does; SBRZOO_RETURN_FREED_MEMORY=1 measures without
     torch.manual_seed(0)
     device = torch.device(args.device)
     data_dir = Path(args.data_dir) if args.data_dir and Path(args.data_dir).is_dir() else None

@@ -31,9 +31,11 @@ def cli(verbose: int, quiet: bool) -> None:
 
     Results (tables, JSON) go to stdout; logs and progress to stderr.
     """
+    from sbrzoo import allocator
     from sbrzoo.console import setup_logging
 
     setup_logging(-1 if quiet else verbose)
+    allocator.keep_freed_memory()  # 1.1-1.8x faster CPU training (sbrzoo/allocator.py)
 
 
 cli.add_command(datasets_command)
