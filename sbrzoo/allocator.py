@@ -6,7 +6,7 @@ blocks above its mmap threshold with a fresh ``mmap`` and hands them back on ``f
 page-faults and zeroes them again: on a 2-core Xeon that was a third to a half of a NARM or STAMP step.
 :func:`keep_freed_memory` tells glibc to serve every block from its heap and not to trim the heap, so a
 block freed at one step is reused at the next. The price: the process keeps its peak memory until it
-exits instead of returning freed blocks (peak RSS of a NARM Diginetica run 1.06 -> 1.38 GB).
+exits instead of returning freed blocks (peak RSS of a NARM Diginetica benchmark 1.06 -> 1.51 GB).
 
 ``SBRZOO_RETURN_FREED_MEMORY=1`` keeps glibc's defaults. Elsewhere than glibc (macOS, musl) it does nothing.
 """
