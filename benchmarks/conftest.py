@@ -13,11 +13,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from the source tree too
 
+from sbrzoo.allocator import keep_freed_memory  # noqa: E402
 from sbrzoo.data.batch import SessionBatch  # noqa: E402
 from sbrzoo.data.collate import SessionCollator  # noqa: E402
 from sbrzoo.data.examples import Examples  # noqa: E402
 from sbrzoo.graph import dgl_available  # noqa: E402
 
+keep_freed_memory()  # as every sbrzoo command does; SBRZOO_RETURN_FREED_MEMORY=1 measures without
 NUM_ITEMS = 43_097  # Diginetica's catalogue
 DEVICE = torch.device(os.environ.get("SBRZOO_BENCH_DEVICE", "cuda" if torch.cuda.is_available() else "cpu"))
 BACKENDS = ["dgl", "torch"] if dgl_available() and DEVICE.type == "cpu" else ["torch"]  # DGL here is CPU-only

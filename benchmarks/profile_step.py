@@ -15,6 +15,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sbrzoo.agc import adaptive_clip_  # noqa: E402
+from sbrzoo.allocator import keep_freed_memory  # noqa: E402
 from sbrzoo.data.collate import SessionCollator  # noqa: E402
 from sbrzoo.data.loader import batch_indices  # noqa: E402
 from sbrzoo.data.registry import load_dataset  # noqa: E402
@@ -31,6 +32,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--rows", type=int, default=15)
     args = parser.parse_args()
+    keep_freed_memory()  # as every sbrzoo command does
     device = torch.device(args.device)
     data_dir = Path(args.data_dir) if args.data_dir else None
     dataset = load_dataset(None if data_dir else "synthetic", data_dir=data_dir, valid_split="none")
