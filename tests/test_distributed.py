@@ -84,7 +84,7 @@ def _worker(rank: int, store: str, out: str) -> None:
                     "examples": report.num_examples, "written": sorted(os.listdir(trainer.out_dir))
                     if trainer.out_dir.is_dir() else []},
                    Path(out) / name / f"rank{rank}.pt")
-    distributed.shutdown()
+    distributed.exit_job()
 
 
 
