@@ -35,7 +35,7 @@ def cli(verbose: int, quiet: bool) -> None:
     from sbrzoo.console import setup_logging
 
     setup_logging(-1 if quiet else verbose)
-    allocator.keep_freed_memory()  # 1.1-1.8x faster CPU training (sbrzoo/allocator.py)
+    allocator.keep_freed_memory()  # faster CPU training and evaluation (sbrzoo/allocator.py, docs/RESULTS.md)
 
 
 cli.add_command(datasets_command)
