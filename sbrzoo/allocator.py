@@ -5,8 +5,11 @@ Every training step and evaluation batch allocates score tensors of shape (B, N)
 blocks above its mmap threshold with a fresh ``mmap`` and hands them back on ``free``, so every step
 page-faults and zeroes them again: on a 2-core Xeon that was a third to a half of a NARM or STAMP step.
 :func:`keep_freed_memory` tells glibc to serve every block from its heap and not to trim the heap, so a
-block freed at one step is reused at the next. The price: the process keeps its peak memory until it
-exits instead of returning freed blocks (peak RSS of a NARM Diginetica benchmark 1.06 -> 1.51 GB).
+block freed at one step is served again at a later one instead of being faulted in. Not always at the
+next: glibc's aligned allocations (torch asks for 64-byte alignment) leave small remainders between freed
+blocks that keep some of them from merging, so the heap grows over the first steps before it settles
+(tests/test_allocator.py counts it). The price: the process keeps its peak memory until it exits instead
+of returning freed blocks (peak RSS of a NARM Diginetica benchmark 1.06 -> 1.51 GB).
 
 ``SBRZOO_RETURN_FREED_MEMORY=1`` keeps glibc's defaults. Elsewhere than glibc (macOS, musl) it does nothing.
 """
