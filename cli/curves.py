@@ -19,11 +19,11 @@ def curves_command(run_dir: Path, out: Path | None, overwrite: bool, as_json: bo
     """
     from sbrzoo.console import console
     from sbrzoo.curves import curves_table, load_curves, plot_curves
-    from sbrzoo.errors import ConfigError
+    from sbrzoo.paths import refuse_to_replace
     from sbrzoo.report import show_json, show_table
 
-    if out is not None and out.exists() and not overwrite:
-        raise ConfigError(f"{out} already exists; choose another file or replace it with --overwrite")
+    if out is not None:
+        refuse_to_replace(out, overwrite)
     curves = load_curves(run_dir)
     if out is not None:
         plot_curves(curves, out, overwrite=overwrite)

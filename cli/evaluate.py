@@ -18,7 +18,6 @@ import click
 def evaluate_command(run_dir: Path, split: str, data_dir: Path | None, device: str | None, backend: str | None,
                      as_json: bool) -> None:
     """Load RUN_DIR's config.json and best.pt, rebuild its data split, and report full-ranking metrics."""
-    from cli.options import resolve_device
     from sbrzoo.errors import DataError
     from sbrzoo.evaluator import evaluate
     from sbrzoo.experiment import evaluation_loader, load_run
@@ -26,7 +25,7 @@ def evaluate_command(run_dir: Path, split: str, data_dir: Path | None, device: s
     from sbrzoo.report import metrics_table, show_json, show_table
     from sbrzoo.run_record import evaluation_record
 
-    run = load_run(run_dir, device=resolve_device(device) if device else None, backend=backend, data_dir=data_dir)
+    run = load_run(run_dir, device=device, backend=backend, data_dir=data_dir)
     examples = run.dataset.test if split == "test" else run.dataset.valid
     if examples is None:
         raise DataError(f"{run_dir}: the run has no validation split")

@@ -36,20 +36,24 @@ def export_command(run_dir: Path, fmt: str, out: Path, k: int, overwrite: bool, 
     """
     from sbrzoo.config import RunConfig
     from sbrzoo.console import console
-    from sbrzoo.errors import ConfigError
+    from sbrzoo.errors import DataError
     from sbrzoo.experiment import load_run
     from sbrzoo.export import check_exportable, check_program, export_run
     from sbrzoo.models import get_spec
+    from sbrzoo.paths import refuse_to_replace
     from sbrzoo.report import show_json, show_table
 
     check_exportable(get_spec(RunConfig.load(run_dir / "config.json").model))  # before loading any data
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{out} already exists; choose another file or replace it with --overwrite")
+    refuse_to_replace(out, overwrite)
     run = load_run(run_dir, device="cpu", backend="torch", data_dir=data_dir)
     info = export_run(run, fmt, out, k=k, overwrite=overwrite)
     record = info.to_dict()
     if check:
-        record["check"] = check_program(run, out, fmt)
+        try:
+            record["check"] = check_program(run, out, fmt)
+        except DataError as error:  # a program that ranks otherwise than the model is not left behind
+            out.unlink(missing_ok=True)
+            raise DataError(f"{error}; {out} removed") from None
         console.print(f"checked on {record['check']['sessions']:,} test prefixes: same top-{info.k} as PyTorch "
                       f"(largest score difference {record['check']['max_score_difference']:.2g})",
                       markup=False, highlight=False, soft_wrap=True)

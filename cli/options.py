@@ -146,30 +146,10 @@ def parse_metric(value: str) -> str:
                              param_hint="--select-metric")
 
 
-def resolve_device(name: str) -> str:
-    """``auto`` -> ``cuda`` where available, else ``cpu``; ``cpu``, ``cuda`` and ``cuda:N`` checked
-    against this machine."""
-    import re
-
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    found = re.fullmatch(r"(cpu|cuda)(?::(\d+))?", name)
-    if found is None or (found.group(1) == "cpu" and found.group(2)):
-        raise click.BadParameter(f"{name!r}: expected cpu, cuda, cuda:N or auto", param_hint="--device")
-    if found.group(1) == "cuda":
-        if not torch.cuda.is_available():
-            raise click.BadParameter("CUDA is not available on this machine", param_hint="--device")
-        if found.group(2) and int(found.group(2)) >= torch.cuda.device_count():
-            raise click.BadParameter(f"{name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)",
-                                     param_hint="--device")
-    return name
-
-
 def build_config(model: str, options: dict[str, Any]):  # noqa: ANN201 - RunConfig (lazy import)
     """Turn parsed options into a resolved :class:`~sbrzoo.config.RunConfig`."""
     from sbrzoo.config import RunConfig
+    from sbrzoo.devices import resolve_device
     from sbrzoo.graph import resolve_backend
 
     data_dir: Path | None = options["data_dir"]
@@ -266,15 +246,23 @@ def resume_config(run_dir: Path, options: dict[str, Any], given: set[str]):  # n
     may change them (:data:`RESUMABLE_CHANGES`); returns ``(config, ["epochs 2 -> 4", ...])``.
 
     Raises:
-        ConfigError: another given option differs from the run's setting (each one listed).
+        ConfigError: another given option differs from the run's setting (each one listed), or the run's
+        device is absent here and ``--device`` was not given.
     """
     import dataclasses
 
     from sbrzoo.config import RunConfig
+    from sbrzoo.devices import resolve_device
     from sbrzoo.errors import ConfigError
     from sbrzoo.presets import TRAINING_FIELDS
 
     config = RunConfig.load(run_dir / "config.json")
+    if "device" not in given:
+        try:
+            resolve_device(config.device)
+        except ConfigError as error:
+            raise ConfigError(f"{run_dir}: the run trained on {config.device} ({error}); resume it with "
+                              "--device cpu or another device") from None
     if given & {"fidelity", "set_"}:
         raise ConfigError(f"{run_dir}: --resume continues a run with its own settings; --fidelity and --set "
                           "cannot change them. Start a new run with --out instead")
@@ -296,6 +284,8 @@ def resume_config(run_dir: Path, options: dict[str, Any], given: set[str]):  # n
 def _normalised(name: str, value: Any) -> Any:  # noqa: ANN401 - an option's value
     """An option's value as the config stores it."""
     if name == "device":
+        from sbrzoo.devices import resolve_device
+
         return resolve_device(value)
     if name == "data_dir" and value is not None:
         return str(Path(value).resolve())

@@ -43,6 +43,7 @@ def recommend_command(run_dir: Path, sessions: tuple[str, ...], source: Path | N
     """
     from sbrzoo.console import console
     from sbrzoo.errors import ConfigError
+    from sbrzoo.paths import refuse_to_replace
     from sbrzoo.recommend import count_lines, load_recommender, recommend_file
     from sbrzoo.report import show_json
 
@@ -52,8 +53,8 @@ def recommend_command(run_dir: Path, sessions: tuple[str, ...], source: Path | N
         raise ConfigError("--input needs --output FILE (the recommendations, JSON Lines)")
     if source is None and (target is not None or skip_bad):
         raise ConfigError(f"{'--output' if target is not None else '--skip-bad'} goes with --input")
-    if target is not None and target.exists() and not overwrite:  # before loading anything
-        raise ConfigError(f"{target} already exists; choose another file or replace it with --overwrite")
+    if target is not None:  # before loading anything
+        refuse_to_replace(target, overwrite)
     recommender = load_recommender(run_dir, device=device, backend=backend, data_dir=data_dir, batch_size=batch_size)
     if source is not None:
         from rich.markup import escape

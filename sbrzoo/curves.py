@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sbrzoo.errors import ConfigError, DataError
+from sbrzoo.paths import refuse_to_replace
 from sbrzoo.results import METRICS_FILE, RunRecord, epoch_seconds
 
 __all__ = ["RunCurves", "load_curves", "curves_table", "plot_curves", "write_epochs_csv", "CURVE_METRICS",
@@ -115,8 +116,7 @@ def plot_curves(curves: RunCurves, path: Path, *, overwrite: bool = False) -> Pa
     from sbrzoo.figures import pyplot, save_figure
 
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise ConfigError(f"{path} already exists; choose another file or replace it with --overwrite")
+    refuse_to_replace(path, overwrite)
     if not curves.epochs:
         raise DataError("no finished epoch to draw")
     rows, split = curves.rows(), curves.split

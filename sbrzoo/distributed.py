@@ -359,9 +359,6 @@ class DistributedTrainer(Trainer):
                 broadcast_buffers=False,  # BatchNorm statistics agree already; other buffers: see evaluate
                 find_unused_parameters=True,  # LESSR's GRU idles on a batch without edges; *_ref variants
             )
-            wrapped = {id(p) for p in self._ddp.module.model.parameters()}
-            if wrapped != {id(p) for p in self.model.parameters()}:
-                raise AssertionError("DDP does not hold the model's own parameters")
         return self._ddp
 
     # -- Trainer hooks ---------------------------------------------------------------------------------

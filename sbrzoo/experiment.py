@@ -91,21 +91,26 @@ def load_run(run_dir: Path, *, device: str | None = None, backend: str | None = 
     """Rebuild the run in ``run_dir`` from ``config.json`` and ``best.pt`` (loaded as data only).
 
     Args:
-        device, backend: Override where it runs (None: as trained).
+        device: Override where it runs (None: where it was trained, or the CPU when this machine lacks
+            that device).
+        backend: Override the graph backend (None: as trained, if DGL imports here).
         data_dir: Where its data lives now, when it has moved.
 
     Raises:
-        ConfigError: no run folder here. DataError: ``best.pt`` is missing, damaged, refused as
-        unsafe or does not fit the model; the data cannot be read or differs from the run's.
+        ConfigError: no run folder here, or ``device`` is not a device of this machine. DataError:
+        ``best.pt`` is missing, damaged, refused as unsafe or does not fit the model; the data cannot
+        be read or differs from the run's.
     """
     from sbrzoo.checkpoint import load_checkpoint, load_weights
     from sbrzoo.data.fingerprint import data_fingerprint
+    from sbrzoo.devices import recorded_device_or_cpu, resolve_device
     from sbrzoo.graph import resolve_backend
     from sbrzoo.models import create_model
 
     run_dir = Path(run_dir)
     config = RunConfig.load(run_dir / "config.json")
-    overrides = {"device": device or config.device, "backend": resolve_backend(backend or config.backend)}
+    overrides = {"device": resolve_device(device) if device else recorded_device_or_cpu(config.device),
+                 "backend": resolve_backend(backend or config.backend)}
     if data_dir is not None:
         overrides["data_dir"] = str(Path(data_dir).resolve())
     config = dataclasses.replace(config, **overrides)

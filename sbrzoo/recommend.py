@@ -29,12 +29,18 @@ from torch import nn
 
 from sbrzoo.data.pickles import atomic_writer
 from sbrzoo.errors import ConfigError, DataError
+from sbrzoo.paths import refuse_to_replace
 
 __all__ = ["Recommendation", "ItemIds", "Recommender", "load_recommender", "dataset_folder", "parse_session_line",
-           "FileSummary", "recommend_file", "count_lines"]
+           "FileSummary", "recommend_file", "count_lines", "is_item_id"]
 
 DEFAULT_BATCH_SIZE = 256
 _CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
+def is_item_id(value: Any) -> bool:  # noqa: ANN401 - anything a caller or a JSON line gives
+    """Whether ``value`` can be a raw item id: an integer (not a bool) or a string."""
+    return isinstance(value, int | str | np.integer) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ class ItemIds:
         return self.item_map[np.asarray(ids, dtype=np.int64)].tolist() if ids else []
 
     def _key(self, item: Any) -> Any:  # noqa: ANN401 - a raw id as the caller gave it
-        if isinstance(item, bool) or not isinstance(item, int | str | np.integer):
+        if not is_item_id(item):
             raise DataError(f"item {item!r} is not an item id (expected an integer or a string)")
         if self.integer:
             if isinstance(item, str):
@@ -199,7 +205,7 @@ class Recommender:
                 ids, dropped = self.ids.to_model(session)
             except DataError as error:
                 raise DataError(f"session {index}: {error}") from None
-            known.append(ids[-self.max_clicks:] if self.max_clicks else ids)
+            known.append(ids)
             unknown.append(dropped)
         results: list[Recommendation | None] = [None] * len(known)
         scored = [i for i, ids in enumerate(known) if ids]
@@ -218,22 +224,23 @@ class Recommender:
         return results
 
     def _top(self, sessions: list[list[int]], k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and model ids of the top ``k`` of every (non-empty) session, each (B, k)."""
+        """Scores and model ids of the top ``k`` of every (non-empty) session, each (B, k): the model
+        reads the last ``max_clicks`` clicks of each; ``exclude_seen`` removes every click's item."""
         from sbrzoo.data.collate import SessionCollator
         from sbrzoo.data.examples import Examples
 
-        examples = Examples.from_lists(sessions, [1] * len(sessions))
+        read = [ids[-self.max_clicks:] for ids in sessions] if self.max_clicks else sessions
+        examples = Examples.from_lists(read, [1] * len(sessions))
         batch = SessionCollator(examples, self.num_items, self.graph_kinds, self.backend)(range(len(sessions)))
         padding = torch.clamp(self.padding_to - batch.lengths, min=0)
         batch = dataclasses.replace(batch, targets=None, extras={**batch.extras, "padding_slots": padding})
         with torch.inference_mode():
             scores = self.model(batch.to(self.device)).float()
             if exclude_seen:
-                seen = batch.seq_items.to(self.device)
-                rows = torch.arange(len(sessions), device=self.device)[:, None].expand_as(seen)
-                real = seen > 0
+                rows = torch.tensor([row for row, ids in enumerate(sessions) for _ in ids], device=self.device)
+                seen = torch.tensor([item for ids in sessions for item in ids], device=self.device)
                 scores = scores.clone()
-                scores[rows[real], seen[real] - 1] = float("-inf")
+                scores[rows, seen - 1] = float("-inf")
             values, columns = torch.topk(scores, k, dim=1)
         return values.cpu().numpy(), columns.cpu().numpy() + 1
 
@@ -259,28 +266,11 @@ def load_recommender(run_dir: str | Path, *, device: str | None = None, backend:
         ConfigError: no run there, or the device is unknown or absent. DataError: its checkpoint or data
         cannot be read or differ from the run's.
     """
-    from sbrzoo.config import RunConfig
     from sbrzoo.experiment import load_run
 
-    run_dir = Path(run_dir)
-    if device is None:
-        trained_on = RunConfig.load(run_dir / "config.json").device
-        device = trained_on if not trained_on.startswith("cuda") or torch.cuda.is_available() else "cpu"
-    run = load_run(run_dir, device=_checked_device(device), backend=backend,
+    run = load_run(Path(run_dir), device=device, backend=backend,
                    data_dir=Path(data_dir) if data_dir is not None else None)
     return Recommender.from_run(run, batch_size=batch_size)
-
-
-def _checked_device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    found = re.fullmatch(r"(cpu|cuda)(?::(\d+))?", name)
-    if found is None or (found.group(1) == "cpu" and found.group(2)):
-        raise ConfigError(f"device {name!r}: expected cpu, cuda, cuda:N or auto")
-    if found.group(1) == "cuda" and (not torch.cuda.is_available()
-                                     or int(found.group(2) or 0) >= torch.cuda.device_count()):
-        raise ConfigError(f"device {name!r} is not available on this machine")
-    return name
 
 
 # -- files of sessions (sbrzoo recommend --input) ------------------------------------------------------
@@ -309,7 +299,7 @@ def parse_session_line(text: str) -> tuple[list[Any], Any]:
     if not isinstance(value, list):
         raise ValueError(f"expected a list of item ids or an object with \"items\", found {type(value).__name__}")
     for item in value:
-        if isinstance(item, bool) or not isinstance(item, int | str):
+        if not is_item_id(item):
             raise ValueError(f"item {json.dumps(item)[:40]} is not an item id (expected an integer or a string)")
     return value, session_id
 
@@ -351,7 +341,8 @@ def recommend_file(recommender: Recommender, source: Path, target: Path, *, k: i
     Args:
         skip_bad: Skip malformed lines (each reported through ``warn``) instead of stopping at the first.
         overwrite: Replace ``target`` if it exists.
-        progress: Called with the number of lines done after every batch.
+        progress: Called after every batch with the number of lines read since the last call (blank
+            and skipped lines included, so the calls add up to the file's lines).
 
     Raises:
         ConfigError: ``target`` exists without ``overwrite``, or is ``source``.
@@ -359,14 +350,19 @@ def recommend_file(recommender: Recommender, source: Path, target: Path, *, k: i
             and what is wrong; nothing is written then.
     """
     source, target = Path(source), Path(target)
-    if target.exists() and not overwrite:
-        raise ConfigError(f"{target} already exists; choose another file or replace it with --overwrite")
+    refuse_to_replace(target, overwrite)
     if target.exists() and source.exists() and target.resolve() == source.resolve():
         raise ConfigError(f"{target} is the input file; write the recommendations to another file")
     started = time.perf_counter()
-    written = unknown = fallbacks = 0
+    written = unknown = fallbacks = lines_read = lines_reported = 0
     bad: list[int] = []
     pending: list[tuple[int, Any, list[Any]]] = []
+
+    def report_lines() -> None:
+        nonlocal lines_reported
+        if progress is not None and lines_read > lines_reported:
+            progress(lines_read - lines_reported)
+        lines_reported = lines_read
 
     def flush(out: IO[str]) -> None:
         nonlocal written, unknown, fallbacks
@@ -377,9 +373,8 @@ def recommend_file(recommender: Recommender, source: Path, target: Path, *, k: i
             unknown += result.unknown
             fallbacks += result.fallback
         written += len(pending)
-        if progress is not None:
-            progress(len(pending))
         pending.clear()
+        report_lines()
 
     try:
         handle = open(source, "rb")  # noqa: SIM115 - closed below
@@ -387,6 +382,7 @@ def recommend_file(recommender: Recommender, source: Path, target: Path, *, k: i
         raise DataError(f"{source}: cannot read ({error.strerror or error})") from None
     with handle, atomic_writer(target, "w") as out:
         for number, raw in enumerate(handle, start=1):
+            lines_read = number
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
                 if not text.strip():
@@ -406,4 +402,5 @@ def recommend_file(recommender: Recommender, source: Path, target: Path, *, k: i
                 flush(out)
         if pending:
             flush(out)
+        report_lines()  # blank or skipped lines after the last batch
     return FileSummary(written, len(bad), bad[:10], unknown, fallbacks, round(time.perf_counter() - started, 3))

@@ -39,7 +39,7 @@ from http import HTTPStatus
 from typing import Any
 
 from sbrzoo.errors import ConfigError
-from sbrzoo.recommend import Recommendation, Recommender
+from sbrzoo.recommend import Recommendation, Recommender, is_item_id
 
 try:
     import uvicorn
@@ -125,7 +125,7 @@ def parse_request(body: bytes, limits: Limits) -> _Job:
         if not isinstance(session, list) or len(session) > limits.max_items:
             raise BadRequest(f"{where} must be a list of at most {limits.max_items} item ids")
         for item in session:
-            if isinstance(item, bool) or not isinstance(item, int | str):
+            if not is_item_id(item):
                 raise BadRequest(f"{where}: {json.dumps(item)[:40]} is not an item id (an integer or a string)")
     k = request.get("k", 20)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limits.max_k:

@@ -15,7 +15,8 @@ import torch
 from helpers import run_main
 from trained_runs import mapped_dataset, train_run
 
-from sbrzoo.errors import ConfigError
+from sbrzoo import export
+from sbrzoo.errors import ConfigError, DataError
 from sbrzoo.experiment import evaluation_loader, load_run
 from sbrzoo.export import check_exportable, check_program, export_run, load_program, pad_sessions
 from sbrzoo.graph import dgl_available
@@ -73,11 +74,20 @@ def test_the_program_gives_pytorchs_top20_on_test_batches(trained, tmp_path: Pat
     assert (program(wider.numpy())[1] == program(pad_sessions([[1, 2, 3], [4]]).numpy())[1]).all()
 
 
-def test_export_checks_itself_and_any_backend_exports(trained, tmp_path: Path) -> None:
+def test_export_checks_itself_and_any_backend_exports(trained, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     run = load_run(trained("tagnn"), device="cpu", backend="dgl" if dgl_available() else "torch")
     export_run(run, "torchscript", tmp_path / "p.pt")
     check = check_program(run, tmp_path / "p.pt", "torchscript", count=200)
     assert check["sessions"] == 200 and check["k"] == 20 and check["max_score_difference"] < 1e-4
+    assert check["tied_sessions"] <= 2
+    written = load_program(tmp_path / "p.pt", "torchscript")
+    for broken in (lambda ids: ids % run.dataset.num_items + 1,  # a lost or extra "+ 1": every id off by one
+                   lambda ids: ids[:, ::-1]):  # the right ids, in the wrong order for their scores
+        monkeypatch.setattr(export, "load_program", lambda *_, broken=broken: (
+            lambda items: (written(items)[0], broken(written(items)[1]))))
+        with pytest.raises(DataError, match=r"p.pt: the program's top-20 differs from PyTorch's on \d+ of 200"):
+            check_program(run, tmp_path / "p.pt", "torchscript", count=200)
     with pytest.raises(ConfigError, match="already exists"):
         export_run(run, "torchscript", tmp_path / "p.pt")
     export_run(run, "torchscript", tmp_path / "p.pt", overwrite=True, k=5)
@@ -135,3 +145,8 @@ def test_cli_exports_checks_and_refuses(trained, tmp_path: Path, capsys: pytest.
     pop = train_run(tmp_path / "pop", load_run(trained("srgnn")).dataset.files[0].parent, "pop")
     code, _, stderr = sbrzoo("export", pop, "--format", "onnx", "--out", tmp_path / "pop.onnx")
     assert code == 1 and stderr.startswith("Error: cannot export pop: a counting model") and stderr.count("\n") == 1
+    written = load_program(out, "torchscript")  # a program whose ids are off by one fails its check and goes
+    monkeypatch.setattr(export, "load_program", lambda *_: lambda items: (written(items)[0], written(items)[1] + 1))
+    code, _, stderr = sbrzoo("export", trained("srgnn"), "--format", "torchscript", "--out", out, "--overwrite")
+    assert code == 1 and "differs from PyTorch's on 500 of 500" in stderr and f"{out} removed" in stderr
+    assert not out.exists()

@@ -97,6 +97,15 @@ def test_exclude_seen_and_k(runs: dict) -> None:
     seen = plain.items[:3]
     [excluded] = recommender.recommend([seen], k=20, exclude_seen=True)
     assert not set(seen) & set(excluded.items) and len(excluded.items) == 20
+    # a session longer than the model reads (its position table): the clicks it does not read are excluded too
+    recommender.max_clicks = 2
+    read = item_map[[1, 2]].tolist()
+    [short] = recommender.recommend([read], k=20)
+    older = [item for item in short.items if item not in read][:2]  # what the model ranks first for `read`
+    [long] = recommender.recommend([older + read], k=20)
+    assert long.items == short.items  # the model reads the last two clicks only
+    [long_excluded] = recommender.recommend([older + read], k=20, exclude_seen=True)
+    assert not set(older + read) & set(long_excluded.items) and len(long_excluded.items) == 20
 
 
 def test_bad_calls_are_one_line_errors(runs: dict) -> None:

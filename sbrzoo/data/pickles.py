@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from sbrzoo.errors import DataError, one_line
+from sbrzoo.errors import ConfigError, DataError, one_line
 
 __all__ = ["RestrictedUnpickler", "load_pickle", "atomic_write_bytes", "current_umask",
            "missing_root"]
@@ -69,14 +69,26 @@ def current_umask() -> int:
 @contextmanager
 def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO]:
     """A file opened (``mode`` "wb" or "w") beside ``path`` and renamed onto it when the block ends
-    without an error (removed when it raises), so readers never see half a file.
+    without an error (removed when it raises, with any folder made for it), so readers never see half a
+    file and a failed write leaves nothing behind.
 
     The file gets the mode an ordinary ``open(path, "w")`` would give (``0o666`` less the umask),
     not the private ``0o600`` of :func:`tempfile.mkstemp`.
+
+    Raises:
+        ConfigError: no file can be created there (a file where a folder should be, no permission).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    created = missing_root(path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        _remove_made_folders(path.parent, created)
+        blocking = next((folder for folder in path.parents if folder.exists()), None)
+        reason = (f"{blocking} is a file, not a folder" if blocking is not None and not blocking.is_dir()
+                  else one_line(error.strerror or error))
+        raise ConfigError(f"{path}: cannot write ({reason})") from None
     text = {"encoding": "utf-8", "newline": "\n"} if "b" not in mode else {}
     try:
         with os.fdopen(fd, mode, **text) as handle:
@@ -87,7 +99,21 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO]:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        _remove_made_folders(path.parent, created)
         raise
+
+
+def _remove_made_folders(folder: Path, created: Path | None) -> None:
+    """Remove ``folder`` and its parents up to ``created`` (the outermost one made), while empty."""
+    if created is None:
+        return
+    for candidate in (folder, *folder.parents):
+        try:
+            candidate.rmdir()
+        except OSError:  # gone already, or something else was put there meanwhile
+            return
+        if candidate == created:
+            return
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -11,7 +11,7 @@ import pytest
 from helpers import run_main
 from trained_runs import RAW_BASE, mapped_dataset, train_run
 
-from sbrzoo.recommend import Recommender, load_recommender
+from sbrzoo.recommend import Recommender, count_lines, load_recommender, recommend_file
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +97,11 @@ def test_a_bad_line_stops_with_its_number_and_writes_nothing(invoke: Callable[..
     lines = [bad.get(n, json.dumps([raw(n)])) for n in range(1, 12)]
     source = write_lines(tmp_path / "in.jsonl", lines)
     target = tmp_path / "out.jsonl"
-    stopped = invoke("recommend", run_dir, "--input", source, "--output", target)
+    stopped = invoke("recommend", run_dir, "--input", source, "--output", tmp_path / "new" / "out.jsonl")
     assert stopped.exit_code == 1
     assert stopped.stderr.strip() == (f"Error: {source}, line 4: item 2.5 is not an item id (expected an integer "
                                       "or a string); nothing written (skip such lines with --skip-bad)")
-    assert list(tmp_path.iterdir()) == [source]  # no output, no temporary file
+    assert list(tmp_path.iterdir()) == [source]  # no output, no temporary file, not the folder made for it
     skipped = invoke("recommend", run_dir, "--input", source, "--output", target, "--skip-bad", "--json")
     assert skipped.exit_code == 0, skipped.output
     assert json.loads(skipped.stdout)["first_bad_lines"] == [4, 6, 8, 9, 10]
@@ -112,6 +112,11 @@ def test_a_bad_line_stops_with_its_number_and_writes_nothing(invoke: Callable[..
                            (10, "[1] is not an item id")]:
         assert reason in warnings[number] and warnings[number].endswith("(skipped)")
     assert [json.loads(line)["line"] for line in target.read_text().splitlines()] == [1, 2, 3, 5, 7, 11]
+    done: list[int] = []  # the progress bar's steps add up to the file's lines, skipped and blank ones too
+    write_lines(source, [*lines, "", "not json", ""])
+    recommend_file(load_recommender(run_dir, batch_size=4), source, target, skip_bad=True, overwrite=True,
+                   progress=done.append)
+    assert done == [5, 9] and sum(done) == count_lines(source)  # a batch full at line 5, the rest at the end
 
 
 def test_output_is_never_overwritten_unless_asked(invoke: Callable[..., Result], run_dir: Path,

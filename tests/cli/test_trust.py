@@ -175,6 +175,21 @@ def test_resume_refuses_options_that_differ_and_applies_more_epochs(
     assert len(json.loads((run / "metrics.json").read_text())["epochs"]) == 2
 
 
+def test_a_run_trained_on_a_device_this_machine_lacks(
+        finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    run = copy_run(finished_run, tmp_path / "run")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "device": "cuda:99"}))  # absent on any machine here
+    code, _, err = run_main(monkeypatch, capsys, "train", "--resume", str(run), "--epochs", "2")
+    assert code == 1 and "the run trained on cuda:99" in one_error_line(err) and "--device cpu" in err
+    code, _, err = run_main(monkeypatch, capsys, "train", "--resume", str(run), "--epochs", "2", "--device", "cpu")
+    assert code == 0 and "device cuda:99 -> cpu" in err
+    (run / "config.json").write_text(json.dumps({**config, "device": "cuda:99"}))
+    code, out, err = run_main(monkeypatch, capsys, "evaluate", str(run), "--json")
+    assert code == 0 and "running on the CPU instead" in " ".join(err.split())
+    assert json.loads(out)["metrics"]["HR@20"] >= 0
+
+
 def test_ctrl_c_says_how_to_continue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture) -> None:
     def interrupt(*_, **__) -> None:  # noqa: ANN002, ANN003

@@ -19,10 +19,10 @@ from sbrzoo.data.extras import (
     write_item_map,
     write_session_times,
 )
-from sbrzoo.data.pickles import atomic_write_bytes, current_umask
+from sbrzoo.data.pickles import atomic_write_bytes, atomic_writer, current_umask
 from sbrzoo.data.prepare import prepare
 from sbrzoo.data.sources import read_sessions
-from sbrzoo.errors import DataError
+from sbrzoo.errors import ConfigError, DataError
 
 # Diginetica: item "20" is first seen in the date-sorted train, then "30", then "10" (ids 1, 2, 3).
 DIGINETICA = """\
@@ -173,6 +173,19 @@ def test_atomic_write_respects_the_umask(tmp_path: Path, umask: callable) -> Non
     atomic_write_bytes(tmp_path / "shared.json", b"[]")  # replacing a file: the new mode too
     assert mode(tmp_path / "shared.json") == 0o664 and (tmp_path / "shared.json").read_bytes() == b"[]"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["private.json", "shared.json"]
+
+
+def test_a_failed_atomic_write_leaves_no_file_and_no_folder_made_for_it(tmp_path: Path) -> None:
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(RuntimeError, match="mid-write"), atomic_writer(tmp_path / "kept" / "new" / "deeper" / "x.txt",
+                                                                       "w") as handle:
+        handle.write("half")
+        raise RuntimeError("mid-write")
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")] == ["kept"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"file/sub/x.txt: cannot write \(.*/file is a file, not a folder\)$"):
+        atomic_write_bytes(tmp_path / "file" / "sub" / "x.txt", b"{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "kept"]
 
 
 @pytest.mark.parametrize(("mask", "file_mode", "folder_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
