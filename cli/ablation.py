@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from cli.options import DEFAULT_SEED, build_config, expand_models, jobs_option, parse_seeds, training_options
+from cli.options import (
+    DEFAULT_SEED,
+    build_config,
+    check_out_folder,
+    expand_models,
+    jobs_option,
+    parse_seeds,
+    training_options,
+)
 from sbrzoo.models.families import TABLE_II_MODELS
 
 
@@ -33,10 +41,11 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, jobs: int
     from sbrzoo.matrix import PAPER_METRICS, run_matrix, summarize_cell
     from sbrzoo.report import show_json, show_table
 
-    names = expand_models(rows, "--rows")
+    names = expand_models(rows, "--rows", options["fidelity"])
     base = {name: build_config(name, {**options, "seed": seeds[0]}) for name in names}
     dataset_name = base[names[0]].dataset
     out_dir = out or Path("runs") / f"ablation-{dataset_name}"
+    check_out_folder(out_dir)
 
     def make_config(row: str, seed: int):  # noqa: ANN202
         return dataclasses.replace(base[row], seed=seed)

@@ -12,6 +12,7 @@ from sbrzoo.config import PLACE_FIELDS, RUN_DEFAULTS, SELECT_ON
 from sbrzoo.models import list_models
 
 DEFAULT_SEED = 1  # one default for train, ablation and reproduce (the reproduction's first seed)
+MAX_SEED = 2**32 - 1  # numpy and torch take seeds up to this
 
 _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "dataset": click.option(
@@ -67,7 +68,7 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "backend": click.option(
         "--backend", type=click.Choice(["dgl", "torch"]), default=None,
         help="Graph backend (default: dgl where it imports, else torch)."),
-    "seed": click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=DEFAULT_SEED, show_default=True,
+    "seed": click.option("--seed", type=click.IntRange(0, MAX_SEED), default=DEFAULT_SEED, show_default=True,
                          help="Seed of every random choice (0 .. 2^32-1)."),
     "num_workers": click.option(
         "--num-workers", type=click.IntRange(min=0), default=RUN_DEFAULTS["num_workers"], show_default=True,
@@ -107,24 +108,30 @@ def training_options(command: Callable | None = None, *, without: Sequence[str] 
 
 
 def parse_seeds(_: click.Context | None, __: click.Parameter | None, value: str) -> list[int]:
-    """Click callback: ``"1,2,3"`` -> ``[1, 2, 3]``."""
+    """Click callback: ``"1,2,3"`` -> ``[1, 2, 3]``; repeats dropped (one run folder per seed), each
+    seed in ``--seed``'s range."""
     try:
-        seeds = [int(s) for s in value.split(",") if s.strip()]
+        seeds = list(dict.fromkeys(int(s) for s in value.split(",") if s.strip()))
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
     if not seeds:
         raise click.BadParameter("give at least one seed")
+    outside = [seed for seed in seeds if not 0 <= seed <= MAX_SEED]
+    if outside:
+        raise click.BadParameter(f"seed {outside[0]} is not in the range 0 to {MAX_SEED}")
     return seeds
 
 
-def expand_models(patterns: str, option: str) -> list[str]:
-    """Comma-separated model names or fnmatch patterns -> registered names, in order, without repeats."""
+def expand_models(patterns: str, option: str, fidelity: str | None = None) -> list[str]:
+    """Comma-separated model names or fnmatch patterns -> registered names, in order, without repeats;
+    with ``fidelity="reference"`` each one's released-code variant (``<model>_ref``), so that its runs,
+    folders and table rows are named after the model that trained, never after the paper's."""
     names: list[str] = []
     for pattern in (p.strip() for p in patterns.split(",") if p.strip()):
         matched = list_models(pattern)
         if not matched:
             raise click.BadParameter(f"{pattern!r} matches no model (see `sbrzoo models`)", param_hint=option)
-        names += [m for m in matched if m not in names]
+        names += [m for m in (model_variant(name, fidelity).name for name in matched) if m not in names]
     return names
 
 
@@ -292,6 +299,19 @@ def _normalised(name: str, value: Any) -> Any:  # noqa: ANN401 - an option's val
     return value
 
 
+def check_out_folder(out_dir: Path) -> None:
+    """Refuse an ``--out`` folder that cannot be made: on a file or below one.
+
+    Raises:
+        ConfigError: naming the file in the way.
+    """
+    from sbrzoo.errors import ConfigError
+
+    for parent in [out_dir, *out_dir.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise ConfigError(f"--out {out_dir}: {parent} is a file, not a folder")
+
+
 def check_run_folder(out_dir: Path, *, overwrite: bool) -> None:
     """Refuse ``--out`` below a file, on a file, or on a folder holding files unless ``overwrite``.
 
@@ -300,9 +320,7 @@ def check_run_folder(out_dir: Path, *, overwrite: bool) -> None:
     """
     from sbrzoo.errors import ConfigError
 
-    for parent in [out_dir, *out_dir.parents]:
-        if parent.exists() and not parent.is_dir():
-            raise ConfigError(f"--out {out_dir}: {parent} is a file, not a folder")
+    check_out_folder(out_dir)
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         held = ", ".join(sorted(p.name for p in out_dir.iterdir())[:5])
         raise ConfigError(f"--out {out_dir} already holds files ({held}); choose another folder, continue "

@@ -11,7 +11,15 @@ from typing import Any
 
 import click
 
-from cli.options import DEFAULT_SEED, build_config, expand_models, jobs_option, parse_seeds, training_options
+from cli.options import (
+    DEFAULT_SEED,
+    build_config,
+    check_out_folder,
+    expand_models,
+    jobs_option,
+    parse_seeds,
+    training_options,
+)
 from sbrzoo.models.families import TABLE_I_MODELS, TABLE_II_MODELS
 
 _FIXED = ("dataset", "data_dir", "seed", "select_on", "track_test")
@@ -55,13 +63,15 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     from sbrzoo.console import console
     from sbrzoo.experiment import train_cell
     from sbrzoo.matrix import run_folder, run_matrix, runs_on_disk, summarize_cell, unfinished_runs
-    from sbrzoo.models import list_models
+    from sbrzoo.models import get_spec, list_models
     from sbrzoo.report import show_json, show_table
     from sbrzoo.reproduce import cells_not_run, compare_models, write_tables
 
     if len(compare) != 2:
         raise click.BadParameter(f"name two models, got {compare}", param_hint="--compare")
-    names = expand_models(models, "--models")
+    compare = [get_spec(name).name for name in compare]  # a misspelt name: did-you-mean, not no tests
+    names = expand_models(models, "--models", options["fidelity"])
+    check_out_folder(out)
     runs_dir = out / "reproduction"
     deadline = time.monotonic() + time_budget if time_budget else None
     # --report-only plans nothing: the table is what is on disk

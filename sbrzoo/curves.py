@@ -82,7 +82,8 @@ def curves_table(curves: RunCurves):  # noqa: ANN201 - rich Table
 
     rows = curves.rows()
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    note = f"* selected epoch ({curves.select_metric} on {curves.selected_on})" if curves.best_epoch else None
+    selected = curves.best_epoch is not None  # epoch 0: a counting model's statistics
+    note = f"* selected epoch ({curves.select_metric} on {curves.selected_on})" if selected else None
     table = Table(title=f"{curves.model} on {curves.dataset}: {len(rows)} epochs (metrics in %)", caption=note)
     for column in columns:
         table.add_column(column, justify="left" if column == "epoch" else "right", no_wrap=True)
@@ -138,7 +139,7 @@ def plot_curves(curves: RunCurves, path: Path, *, overwrite: bool = False) -> Pa
         axis.grid(alpha=0.3)
         axis.xaxis.get_major_locator().set_params(integer=True)
     figure.suptitle(f"{curves.model} on {curves.dataset}" + (f" (selected epoch {curves.best_epoch})"
-                                                               if curves.best_epoch else ""))
+                                                               if curves.best_epoch is not None else ""))
     save_figure(figure, path, dpi=110)
     return path
 

@@ -88,8 +88,7 @@ def run_matrix(
                 todo.append((make_config(model, seed), folder))
     if jobs == 1:
         for config, folder in todo:
-            if deadline is None or time.monotonic() < deadline:
-                train(config, folder, (folder / "last.pt").is_file(), deadline)
+            _train_before(train, config, folder, deadline)
     else:
         _train_in_processes(train, todo, deadline, jobs)
     results: dict[tuple[str, int], RunRecord | None] = {}
@@ -102,15 +101,20 @@ def run_matrix(
 
 def _train_in_processes(train: Callable[[RunConfig, Path, bool, float | None], object],
                         todo: Sequence[tuple[RunConfig, Path]], deadline: float | None, jobs: int) -> None:
-    """``train`` every run of ``todo``, ``jobs`` at a time in spawned processes (CUDA cannot fork); the
-    first failure is raised once the runs already started have ended."""
+    """``train`` every run of ``todo``, ``jobs`` at a time in spawned processes (CUDA cannot fork). The
+    first run to fail cancels the runs the pool has not handed to its workers yet (up to ``jobs + 1``
+    are queued there and still run); its error is raised once the others have ended (each keeps its
+    checkpoint, so the next call resumes the unfinished)."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_train_before, train, config, folder, deadline) for config, folder in todo]
-        for future in futures:
-            future.result()
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((future for future in futures if future in done and future.exception() is not None), None)
+        if failed is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            failed.result()
 
 
 def _train_before(train: Callable[[RunConfig, Path, bool, float | None], object], config: RunConfig,
@@ -121,10 +125,11 @@ def _train_before(train: Callable[[RunConfig, Path, bool, float | None], object]
 
 
 def mean_and_std(runs: Sequence[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    """Mean and sample standard deviation (0 for one run) of every metric but ``seconds``."""
+    """Mean and sample standard deviation of every metric but ``seconds``; no standard deviation
+    (an empty dict) for one run, which has no spread to show."""
     keys = [k for k in runs[0] if k != "seconds"]
     mean = {k: statistics.fmean(r[k] for r in runs) for k in keys}
-    std = {k: statistics.stdev(r[k] for r in runs) if len(runs) > 1 else 0.0 for k in keys}
+    std = {k: statistics.stdev(r[k] for r in runs) for k in keys} if len(runs) > 1 else {}
     return mean, std
 
 
@@ -133,7 +138,7 @@ class Cell:
     """One model on one dataset, over the seeds finished so far.
 
     Attributes:
-        mean, std: Test metrics (%) of the selected epoch, over ``seeds``.
+        mean, std: Test metrics (%) of the selected epoch, over ``seeds`` (``std`` empty for one seed).
         best_test: Mean over seeds of the best test value of each metric over all epochs: what
             the original papers' protocol (selection on the test set) would report. Optimistic.
         paper: The paper's figures for this cell (HR@20 = P@20, MRR@20).
@@ -167,7 +172,7 @@ class Cell:
     def mean_std(self, metric: str) -> str:
         """``"51.20 ± 0.31"`` over two or more seeds, else ``"51.20"`` (percent, two decimals)."""
         value = f"{self.mean[metric]:.2f}"
-        return f"{value} ± {self.std[metric]:.2f}" if len(self.seeds) > 1 else value
+        return f"{value} ± {self.std[metric]:.2f}" if metric in self.std else value
 
     def difference(self, metric: str) -> float | None:
         """Ours minus the paper's, in points (None without a paper figure)."""

@@ -82,7 +82,6 @@ def write_result_files(out_dir: Path, stem: str, payload: Mapping[str, Any], row
     from sbrzoo.run_record import write_json_atomic
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.json", out_dir / f"{stem}.csv"]
     write_json_atomic(paths[0], payload)
     buffer = io.StringIO()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sbrzoo.data.pickles import atomic_write_bytes
+from sbrzoo.errors import DataError
 from sbrzoo.figures import pyplot, save_figure
 from sbrzoo.matrix import PAPER_METRICS, Cell, run_folder
 from sbrzoo.models import get_spec
@@ -20,7 +21,7 @@ from sbrzoo.report import METRIC_COLUMNS, write_result_files
 from sbrzoo.run_record import RANKS_FILE, load_ranks
 from sbrzoo.significance import paired_comparison
 
-__all__ = ["PairedComparison", "compare_models", "cells_not_run", "write_tables", "markdown", "plot"]
+__all__ = ["PairedComparison", "compare_models", "cells_not_run", "write_tables", "markdown", "plot", "csv_record"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,11 @@ class PairedComparison:
 
 def compare_models(runs_dir: Path, dataset: str, model_a: str, model_b: str,
                    seeds: Sequence[int]) -> list[PairedComparison]:
-    """Paired comparisons for every seed where both models have finished (saved test ranks)."""
+    """Paired comparisons for every seed where both models have finished (saved test ranks).
+
+    Raises:
+        DataError: a ranks file cannot be read, or the two rank different test sets.
+    """
     comparisons = []
     for seed in seeds:
         paths = [run_folder(runs_dir / dataset, model, seed) / RANKS_FILE for model in (model_a, model_b)]
@@ -52,7 +57,7 @@ def compare_models(runs_dir: Path, dataset: str, model_a: str, model_b: str,
             continue
         ranks_a, ranks_b = (load_ranks(path) for path in paths)
         if ranks_a.shape != ranks_b.shape:
-            raise ValueError(f"{paths[0]} and {paths[1]} rank different test sets "
+            raise DataError(f"{paths[0]} and {paths[1]} rank different test sets "
                              f"({len(ranks_a)} vs {len(ranks_b)} examples)")
         difference, p_value = paired_comparison(ranks_a, ranks_b)
         comparisons.append(PairedComparison(dataset, seed, model_a, model_b, len(ranks_a), difference, p_value))
@@ -84,20 +89,21 @@ def write_tables(rows: Sequence[Cell], comparisons: Sequence[PairedComparison], 
                  *, extra: dict[str, Any]) -> list[Path]:
     """Write ``reproduction.json``, ``.csv`` and ``.md`` into ``out_dir``; return their paths."""
     payload = {**extra, "rows": [row.to_dict() for row in rows], "paired": [asdict(c) for c in comparisons]}
-    paths = write_result_files(out_dir, "reproduction", payload, [_csv_record(row) for row in rows])
+    paths = write_result_files(out_dir, "reproduction", payload, [csv_record(row) for row in rows])
     atomic_write_bytes(out_dir / "reproduction.md", markdown(rows, comparisons, extra).encode())
     plot(rows, out_dir / "reproduction.png")
     return [*paths, out_dir / "reproduction.md", out_dir / "reproduction.png"]
 
 
 def plot(rows: Sequence[Cell], path: Path) -> None:
-    """``path``: ours (mean, with the seeds' spread as error bars) beside the paper, per cell and metric."""
+    """``path``: ours (mean, with the seeds' standard deviation as error bars where there are two or
+    more) beside the paper, per cell and metric."""
     figure, axes = pyplot().subplots(1, len(PAPER_METRICS), figsize=(max(6.0, 0.55 * len(rows) + 2), 4), squeeze=False)
     labels = [f"{row.label}\n{row.dataset}" for row in rows]
     positions = range(len(rows))
     for axis, metric in zip(axes[0], PAPER_METRICS):
         axis.bar([x - 0.2 for x in positions], [row.mean[metric] for row in rows], width=0.4, label="ours",
-                 yerr=[row.std[metric] for row in rows], capsize=3, color="tab:blue")
+                 yerr=[row.std.get(metric, float("nan")) for row in rows], capsize=3, color="tab:blue")
         axis.bar([x + 0.2 for x in positions], [row.paper.get(metric, float("nan")) for row in rows], width=0.4,
                  label="paper", color="tab:gray")
         axis.set_xticks(list(positions), labels, rotation=60, ha="right", fontsize=7)
@@ -106,13 +112,14 @@ def plot(rows: Sequence[Cell], path: Path) -> None:
     save_figure(figure, path, dpi=110)
 
 
-def _csv_record(row: Cell) -> dict[str, Any]:
+def csv_record(row: Cell) -> dict[str, Any]:
+    """One row of ``reproduction.csv`` / ``ablation.csv``: numbers rounded to 4 decimals, "" where absent."""
     record: dict[str, Any] = {"dataset": row.dataset, "model": row.model, "label": row.label,
                               "seeds": " ".join(map(str, row.seeds))}
     record |= {m: round(row.mean[m], 4) for m in METRIC_COLUMNS}
     for metric in PAPER_METRICS:
         difference = row.difference(metric)
-        record[f"{metric} std"] = round(row.std[metric], 4)
+        record[f"{metric} std"] = round(row.std[metric], 4) if metric in row.std else ""
         record[f"{metric} paper"] = row.paper.get(metric, "")
         record[f"{metric} diff"] = "" if difference is None else round(difference, 4)
         record[f"{metric} best-test"] = round(row.best_test[metric], 4) if metric in row.best_test else ""

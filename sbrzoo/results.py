@@ -96,5 +96,5 @@ class RunRecord:
         """The record in ``run_dir``, or None when it has none (yet) or it is unreadable."""
         try:
             return cls.from_dict(json.loads((Path(run_dir) / METRICS_FILE).read_text()))
-        except (FileNotFoundError, json.JSONDecodeError, TypeError):
+        except (FileNotFoundError, ValueError, TypeError, AttributeError):  # ValueError: not JSON, not UTF-8
             return None

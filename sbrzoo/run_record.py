@@ -101,8 +101,20 @@ def save_ranks(path: Path, ranks: torch.Tensor) -> None:
 
 
 def load_ranks(path: Path) -> np.ndarray:
-    """The ranks saved by :func:`save_ranks`, shape (E,)."""
-    return np.load(Path(path), allow_pickle=False)
+    """The ranks saved by :func:`save_ranks`, shape (E,).
+
+    Raises:
+        DataError: the file is missing, damaged or not one array of integers.
+    """
+    from sbrzoo.errors import DataError, one_line
+
+    try:
+        ranks = np.load(Path(path), allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise DataError(f"{path}: cannot read the test ranks ({one_line(error)})") from None
+    if not isinstance(ranks, np.ndarray) or ranks.ndim != 1 or ranks.dtype.kind not in "iu":
+        raise DataError(f"{path}: not the test ranks of a run (one array of integers)")
+    return ranks
 
 
 def remove_run_files(run_dir: Path) -> None:

@@ -185,9 +185,10 @@ class Trainer:
         if self.is_writer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             write_json_atomic(self.out_dir / "config.json", self.config.to_dict())
+        started = time.perf_counter()
         self.model.fit_statistics(self.dataset.train)
         if not any(p.requires_grad for p in self.model.parameters()):
-            return self._finish_without_training()
+            return self._finish_without_training(time.perf_counter() - started)
         optimizer = build_optimizer(self.model, self.config)
         result, start_epoch, stale = self._new_result(), 0, 0
         if resume:
@@ -337,12 +338,16 @@ class Trainer:
         if self.tensorboard is not None:
             self.tensorboard.write(curves, final=plot)
 
-    def _finish_without_training(self) -> TrainResult:
-        """A model without trainable parameters (fitted by counting) has one "epoch" 0: its statistics."""
+    def _finish_without_training(self, fit_seconds: float) -> TrainResult:
+        """A model without trainable parameters (fitted by counting) has one "epoch" 0: its statistics,
+        counted in ``fit_seconds`` (its ``train_seconds``), and their validation."""
         self._save_best(0)
         result = self._new_result(best_epoch=0)
+        record: dict[str, Any] = {"epoch": 0, "train_seconds": round(fit_seconds, 3)}
         if self.dataset.valid is not None:
-            result.epochs.append({"epoch": 0, "valid": self.evaluate(self.dataset.valid, "valid").metrics})
+            report = self.evaluate(self.dataset.valid, "valid")
+            record |= {"valid": report.metrics, "valid_seconds": round(report.seconds, 3)}
+        result.epochs.append(record)
         return self._finish(result)
 
     # -- checkpoints -----------------------------------------------------------------------------

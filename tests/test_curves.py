@@ -65,9 +65,10 @@ def test_missing_or_damaged_metrics_are_one_line_errors(tmp_path: Path) -> None:
     (tmp_path / "metrics.json").write_text("{not json")
     with pytest.raises(DataError, match="not the trainer's record"):
         load_curves(tmp_path)
-    (tmp_path / "metrics.json").write_text(json.dumps({"epochs": "many"}))
-    with pytest.raises(DataError, match="not the trainer's record"):
-        load_curves(tmp_path)
+    for damaged in (json.dumps({"epochs": "many"}).encode(), b"[]", b'{"model": "\xff"}'):  # not a record, not UTF-8
+        (tmp_path / "metrics.json").write_bytes(damaged)
+        with pytest.raises(DataError, match="not the trainer's record"):
+            load_curves(tmp_path)
     (tmp_path / "metrics.json").write_text(json.dumps({"model": "srgnn", "dataset": "synthetic", "epochs": []}))
     with pytest.raises(DataError, match="no finished epoch"):
         plot_curves(load_curves(tmp_path), tmp_path / "x.png")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from helpers import run_config
 
+from sbrzoo.errors import DataError
 from sbrzoo.matrix import runs_on_disk, summarize_cell
 from sbrzoo.reproduce import cells_not_run, compare_models, markdown
 from sbrzoo.run_record import RANKS_FILE, save_ranks
@@ -47,7 +48,10 @@ def test_mismatched_test_sets_are_refused(tmp_path: Path) -> None:
         folder = tmp_path / "synthetic" / model / "seed-1"
         folder.mkdir(parents=True)
         save_ranks(folder / RANKS_FILE, torch.arange(1, count + 1))
-    with pytest.raises(ValueError, match="rank different test sets"):
+    with pytest.raises(DataError, match="rank different test sets"):
+        compare_models(tmp_path, "synthetic", "tagnnpp", "tagnn", [1])
+    (tmp_path / "synthetic" / "tagnn" / "seed-1" / RANKS_FILE).write_bytes(b"\x93NUMPY damaged")
+    with pytest.raises(DataError, match=r"tagnn/seed-1/test_ranks.npy: cannot read the test ranks"):
         compare_models(tmp_path, "synthetic", "tagnnpp", "tagnn", [1])
 
 

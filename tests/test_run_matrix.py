@@ -10,7 +10,7 @@ from helpers import run_config
 
 from sbrzoo.config import RunConfig
 from sbrzoo.errors import ConfigError
-from sbrzoo.matrix import check_same_settings
+from sbrzoo.matrix import check_same_settings, run_matrix
 from sbrzoo.run_record import write_json_atomic
 
 
@@ -38,3 +38,25 @@ def test_other_settings_are_refused_by_name(tmp_path: Path, change: dict, named:
     with pytest.raises(ConfigError, match=named) as error:
         check_same_settings(tmp_path, dataclasses.replace(_config(), **change))
     assert str(tmp_path) in str(error.value)
+
+
+def _train_or_fail(config: RunConfig, folder: Path, resume: bool, deadline: float | None) -> None:
+    """A worker's run: seed 1 fails at once, every other one takes a second and leaves a marker."""
+    import time
+
+    if config.seed == 1:
+        raise RuntimeError("run 1 failed")
+    time.sleep(1.0)
+    folder.mkdir(parents=True)
+    (folder / "done").write_text("")
+
+
+def test_packed_runs_stop_starting_runs_after_a_failure(tmp_path: Path) -> None:
+    seeds = list(range(1, 11))
+    with pytest.raises(RuntimeError, match="run 1 failed"):
+        run_matrix(["tagnnpp"], seeds, tmp_path, lambda _, seed: dataclasses.replace(_config(), seed=seed),
+                   _train_or_fail, jobs=2)
+    finished = sorted(tmp_path.glob("tagnnpp/seed-*/done"))
+    # the runs the pool had handed on before the failure finish (2 running, up to 3 in its call queue);
+    # the other runs never start, where all 9 would run to the end without the cancel
+    assert 1 <= len(finished) <= 5, len(finished)

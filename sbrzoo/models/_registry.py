@@ -36,8 +36,8 @@ class ModelSpec:
         scorer: The ``scorer`` part.
         init: One of :data:`INITS`.
         agc: Trained with Adaptive Gradient Clipping.
-        model_class: ``"module:Class"`` built as ``Class(spec, num_items, settings)``; compositions
-            use :data:`COMPOSITION`.
+        model_class: ``"module:Class"`` built as ``Class(num_items, **settings)``; compositions
+            use :data:`COMPOSITION` (built as ``SessionModel(spec, num_items, settings)``).
         own_settings: Settings of a model class of its own, with defaults (compositions take theirs
             from their parts).
         fidelity: ``"paper"``, or ``"reference"`` for a variant that behaves as the released code.

@@ -17,9 +17,9 @@ class SoftAttentionReadout(nn.Module):
     r"""Attention over a session's clicks, queried by the last click.
 
     .. math::
-        \alpha_t &= w_3^\top \sigma(W_1 s_l + W_2 S_t) \qquad
+        \alpha_t &= w_3^\top \sigma(W_1 s_l + b_1 + W_2 S_t + b_2) \qquad
             (\text{TAGNN: } \alpha = \mathrm{softmax}_t\,\alpha) \\
-        s_g &= \textstyle\sum_t \alpha_t S_t, \qquad s = W_3 [s_g; s_l] \ (\text{hybrid}) \text{ or } s_g
+        s_g &= \textstyle\sum_t \alpha_t S_t, \qquad s = W_3 [s_g; s_l] + b_3 \ (\text{hybrid}) \text{ or } s_g
 
     SR-GNN uses the raw scores (``normalize=False``); TAGNN normalises them with a softmax over the
     session's real clicks (``normalize=True``). When the state carries the released code's padding

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import run_config
+from helpers import run_config, run_main
 
 from cli.main import cli
 from sbrzoo.config import RunConfig
@@ -112,3 +112,46 @@ def test_packed_runs_give_the_sequential_results(tmp_path: Path) -> None:
         second_started = (runs[name] / "tagnnpp" / "seed-1" / "config.json").stat().st_mtime
         first_ended = (runs[name] / "tagnn" / "seed-1" / "metrics.json").stat().st_mtime
         assert (second_started < first_ended) == overlapped, name
+
+
+def test_a_released_code_run_is_its_own_row(tmp_path: Path) -> None:
+    """`--fidelity reference` trains `<model>_ref`: its folder and row are named so, with no paper figures."""
+    result = CliRunner().invoke(cli, [*ARGS, "--models", "srgnn", "--fidelity", "reference", "--epochs", "1",
+                                      "--out", str(tmp_path), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)["rows"]
+    assert (row["model"], row["label"], row["paper"], row["difference"]) == ("srgnn_ref", "SR-GNN (code)", {}, {})
+    assert (tmp_path / "reproduction" / "synthetic" / "srgnn_ref" / "seed-1" / "metrics.json").is_file()
+    assert not (tmp_path / "reproduction" / "synthetic" / "srgnn").exists()
+    assert row["std"] == {}  # one seed: no spread, rather than a spread of 0
+    with (tmp_path / "reproduction.csv").open() as handle:
+        assert next(csv.DictReader(handle))["HR@20 std"] == ""
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--seeds", "1,-1"], "seed -1 is not in the range 0 to 4294967295"),
+    (["--compare", "tagnnpp,tagn"], "did you mean 'tagnn'?"),
+    (["--out", "FILE/below"], "is a file, not a folder"),
+])
+def test_bad_options_are_one_line_errors_before_any_run(
+        args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "FILE").write_text("")
+    monkeypatch.setattr(Trainer, "fit", lambda *_, **__: pytest.fail("trained despite a bad option"))
+    args = [str(tmp_path / a) if a.startswith("FILE") else a for a in args]
+    code, out, err = run_main(monkeypatch, capsys, *ARGS, *(["--out", str(tmp_path / "out")] if "--out" not in args
+                                                            else []), *args)
+    assert code == 1 and out == "" and message in err and err.count("\n") == 1, err
+
+
+def test_repeated_seeds_train_one_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sbrzoo import experiment
+
+    trained = []
+    train_cell = experiment.train_cell
+    monkeypatch.setattr(experiment, "train_cell", lambda config, *rest: trained.append(config.seed) or
+                        train_cell(config, *rest))
+    result = CliRunner().invoke(cli, [*ARGS, "--models", "tagnn", "--seeds", "1,1", "--epochs", "1",
+                                      "--out", str(tmp_path), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert trained == [1] and json.loads(result.stdout)["rows"][0]["seeds"] == [1]

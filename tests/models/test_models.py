@@ -50,7 +50,7 @@ def test_forward_backward_and_step(name: str) -> None:
     assert all(not torch.equal(a, p) for a, (_, p) in zip(before, used))
 
 
-@pytest.mark.parametrize("name", NEURAL)
+@pytest.mark.parametrize("name", [name for name in NEURAL if get_spec(name).graph_kinds])  # others build no graph
 def test_backends_give_the_same_scores_and_gradients(name: str) -> None:
     model = make_model(name).eval()
     results = []
