@@ -37,7 +37,29 @@ class SessionPop(CountingModel):
         return self._base(), np.zeros(queries.batch_size)  # every item has its popularity term
 
 
-class ItemKNN(CountingModel):
+class _LastClickTable(CountingModel):
+    """A model that scores the CSR row of a prefix's last click in a table of item-to-item weights, kept
+    in the buffers ``{TABLE}_ptr`` (N + 2,), ``{TABLE}_items`` and ``{TABLE}_values`` (nnz,)."""
+
+    TABLE = ""
+
+    def __init__(self, num_items: int) -> None:
+        super().__init__(num_items)
+        for part, dtype in (("ptr", torch.int64), ("items", torch.int64), ("values", torch.float64)):
+            self.register_buffer(f"{self.TABLE}_{part}", torch.zeros(0, dtype=dtype))
+
+    def _store(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, keep: float) -> None:
+        """Keep the ``keep`` largest weights of each row (:func:`_top_per_row`) as the table."""
+        for part, array in zip(("ptr", "items", "values"), _top_per_row(rows, cols, values, self.num_items + 1, keep),
+                               strict=True):
+            self._set(f"{self.TABLE}_{part}", array)
+
+    def item_scores(self, queries: Queries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        entry, owner, _ = expand_rows(self._array(f"{self.TABLE}_ptr"), queries.last_items)
+        return owner, self._array(f"{self.TABLE}_items")[entry], self._array(f"{self.TABLE}_values")[entry]
+
+
+class ItemKNN(_LastClickTable):
     r"""Item-kNN: items similar to the last click, by co-occurrence in training sessions.
 
     .. math::
@@ -55,11 +77,11 @@ class ItemKNN(CountingModel):
     forward (B prefixes) -> (B, N)
     """
 
+    TABLE = "sim"
+
     def __init__(self, num_items: int, **settings: object) -> None:
         super().__init__(num_items)
         self.params = ItemKNNParams(**settings)
-        for name, dtype in (("sim_ptr", torch.int64), ("sim_items", torch.int64), ("sim_values", torch.float64)):
-            self.register_buffer(name, torch.zeros(0, dtype=dtype))
 
     def _fit(self, sessions: TrainingSessions) -> None:
         p, n = self.params, self.num_items + 1
@@ -72,16 +94,10 @@ class ItemKNN(CountingModel):
         values = co.data[off_diagonal]
         support = self._array("popularity")
         values = values / ((support[rows] + p.lmbd) ** p.alpha * (support[cols] + p.lmbd) ** (1.0 - p.alpha))
-        ptr, cols, values = _top_per_row(rows, cols, values, n, p.n_sims)
-        self._set("sim_ptr", ptr)
-        self._set("sim_items", cols)
-        self._set("sim_values", values)
-
-    def item_scores(self, queries: Queries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return _score_rows(self, queries, "sim")
+        self._store(rows, cols, values, p.n_sims)
 
 
-class SequentialRules(CountingModel):
+class SequentialRules(_LastClickTable):
     r"""SR: sequential rules from each click to the clicks that follow it within a window.
 
     .. math::
@@ -97,13 +113,13 @@ class SequentialRules(CountingModel):
     Shapes: rule_ptr (N + 2,), rule_items / rule_values (nnz,) CSR buffers; forward -> (B, N)
     """
 
+    TABLE = "rule"
+
     def __init__(self, num_items: int, **settings: object) -> None:
         super().__init__(num_items)
         self.params = SequentialRulesParams(**settings)
         if self.params.weighting not in STEP_DECAYS:
             raise ValueError(f"unknown SR weighting {self.params.weighting!r}; known: {sorted(STEP_DECAYS)}")
-        for name, dtype in (("rule_ptr", torch.int64), ("rule_items", torch.int64), ("rule_values", torch.float64)):
-            self.register_buffer(name, torch.zeros(0, dtype=dtype))
 
     def _fit(self, sessions: TrainingSessions) -> None:
         p, n = self.params, self.num_items + 1
@@ -117,14 +133,7 @@ class SequentialRules(CountingModel):
         empty = [np.zeros(0, dtype=np.int64)]
         coo = sp.coo_matrix((np.concatenate(weights or [np.zeros(0)]),
                              (np.concatenate(heads or empty), np.concatenate(tails or empty))), (n, n)).tocsr().tocoo()
-        rows, cols, values = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
-        ptr, cols, values = _top_per_row(rows, cols, values, n, p.pruning)
-        self._set("rule_ptr", ptr)
-        self._set("rule_items", cols)
-        self._set("rule_values", values)
-
-    def item_scores(self, queries: Queries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return _score_rows(self, queries, "rule")
+        self._store(coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data, p.pruning)
 
 
 def _top_per_row(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, num_rows: int,
@@ -147,8 +156,3 @@ def _top_per_row(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, num_row
     np.cumsum(np.bincount(rows, minlength=num_rows), out=ptr[1:])
     return ptr, cols, values
 
-
-def _score_rows(model: CountingModel, queries: Queries, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scores = the CSR row (``{name}_ptr/_items/_values``) of each prefix's last click."""
-    entry, owner, _ = expand_rows(model._array(f"{name}_ptr"), queries.last_items)
-    return owner, model._array(f"{name}_items")[entry], model._array(f"{name}_values")[entry]
