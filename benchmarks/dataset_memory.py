@@ -22,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from sbrzoo.data.pickles import load_pickle
+
 
 def make(source: Path, out: Path, prefixes: int, seed: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    with (source / "all_train_seq.txt").open("rb") as handle:
-        sessions = pickle.load(handle)  # noqa: S301 - a folder of the zoo's own datasets
+    sessions = load_pickle(source / "all_train_seq.txt")  # restricted: lists and ints only
     lengths = np.array([len(s) for s in sessions])
     rng = np.random.default_rng(seed)
     picked, total = [], 0

@@ -160,7 +160,7 @@ def build_config(model: str, options: dict[str, Any]):  # noqa: ANN201 - RunConf
     from sbrzoo.graph import resolve_backend
 
     data_dir: Path | None = options["data_dir"]
-    dataset = options["dataset"] or (data_dir.name if data_dir else "synthetic")
+    dataset = options["dataset"] or (data_dir.resolve().name if data_dir else "synthetic")  # `.` has no name
     spec = model_variant(model, options["fidelity"])
     overrides = {k: options[k] for k in SETTING_OPTIONS} | parse_set_options(spec, options["set_"])
     config = RunConfig.with_preset(

@@ -40,7 +40,8 @@ from sbrzoo.results import METRICS_FILE, RunRecord, epoch_seconds
 from sbrzoo.run_record import RANKS_FILE, environment_info, save_ranks, save_torch_atomic, write_json_atomic
 from sbrzoo.seed import seed_everything
 
-__all__ = ["Trainer", "TrainResult", "build_optimizer", "learning_rate", "train_step", "uses_agc"]
+__all__ = ["Trainer", "TrainResult", "build_optimizer", "load_optimizer_state", "learning_rate", "train_step",
+           "uses_agc"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,26 @@ class TrainResult(RunRecord):
     def record(self) -> RunRecord:
         """The :class:`RunRecord` part, as saved."""
         return RunRecord(**{f.name: getattr(self, f.name) for f in fields(RunRecord)})
+
+
+# How an optimizer runs, set by build_optimizer for this device and engine: never taken from a checkpoint
+_PLACEMENT_KEYS = ("fused", "capturable", "foreach")
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    """``optimizer.load_state_dict(saved)``, keeping how ``optimizer`` runs here (fused, capturable):
+    a run resumed on another device or engine (``--resume --device cpu``) must not inherit the
+    fused CUDA kernels of the machine it was saved on. Adam's step counts go where the kernels
+    expect them (beside the parameters when fused or capturable, else on the CPU)."""
+    placement = [{key: group[key] for key in _PLACEMENT_KEYS if key in group} for group in optimizer.param_groups]
+    optimizer.load_state_dict(saved)
+    for group, own in zip(optimizer.param_groups, placement, strict=True):
+        group.update(own)
+        beside = bool(group.get("fused") or group.get("capturable"))
+        for parameter in group["params"]:
+            step = optimizer.state.get(parameter, {}).get("step")
+            if torch.is_tensor(step):
+                optimizer.state[parameter]["step"] = step.to(parameter.device if beside else "cpu")
 
 
 def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
@@ -382,11 +403,11 @@ class Trainer:
         state = self._from_writer(lambda: self._read_last(path))
         load_weights(self.model, state["model"], path)
         try:
-            optimizer.load_state_dict(state["optimizer"])
+            load_optimizer_state(optimizer, state["optimizer"])
         except (ValueError, KeyError, TypeError) as error:
             raise DataError(f"{path}: the optimizer state does not fit this model ({error})") from None
         torch.set_rng_state(state["torch_rng"].cpu())
-        if state["cuda_rng"] is not None:
+        if state["cuda_rng"] is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
         result = self._new_result(epochs=state["epochs"], best_epoch=state["best_epoch"],
                                   best_score=state["best_score"])

@@ -96,6 +96,23 @@ def test_a_deadline_pauses_after_an_epoch_and_resume_finishes_like_one_run(tmp_p
     assert (tmp_path / "cut" / "test_ranks.npy").is_file()
 
 
+def test_a_checkpoint_of_a_fused_gpu_optimizer_resumes_on_the_cpu(tmp_path: Path) -> None:
+    """What a CUDA run saves (fused Adam, its step counts on the GPU) resumes on the CPU like a CPU run."""
+    from sbrzoo.checkpoint import load_checkpoint
+    from sbrzoo.run_record import save_torch_atomic
+
+    dataset = load_dataset("synthetic", seed=5)
+    whole = Trainer(_config(2), dataset, tmp_path / "whole").fit()
+    Trainer(_config(2), dataset, tmp_path / "cut").fit(deadline=time.monotonic())
+    last = tmp_path / "cut" / "last.pt"
+    state = load_checkpoint(last)
+    for group in state["optimizer"]["param_groups"]:
+        group.update(fused=True, capturable=True)
+    save_torch_atomic(last, state)
+    resumed = Trainer(_config(2), dataset, tmp_path / "cut").fit(resume=True)
+    assert [e["valid"] for e in resumed.epochs] == [e["valid"] for e in whole.epochs]
+
+
 def test_packed_runs_give_the_sequential_results(tmp_path: Path) -> None:
     """`--jobs 2` trains the two cells in two processes at once, with the numbers of one after the other."""
     for name, jobs in (("sequential", "1"), ("packed", "2")):

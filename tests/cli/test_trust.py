@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -158,10 +159,19 @@ def test_model_and_metric_names_are_case_insensitive(tmp_path: Path, monkeypatch
     assert not (tmp_path / "run").exists()  # a dry run writes nothing
 
 
-def test_dry_run_shows_the_resolved_preset(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_dry_run_shows_the_resolved_preset(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+                                          tmp_path: Path) -> None:
     code, out, _ = run_main(monkeypatch, capsys, "train", "--model", "tagnnpp", "--lr", "0.003", "--dry-run")
     settings = dict(line.split(None, 1) for line in out.splitlines()[3:] if line.strip())
     assert code == 0 and settings["training.lr"] == "0.003" and settings["settings.heads"] == "2"
+    folder = tmp_path / "diginetica"  # `--data-dir .` inside it: the folder's name picks the preset
+    folder.mkdir()
+    (folder / "all_train_seq.txt").write_bytes(pickle.dumps([[1, 2, 3], [4, 5]]))
+    (folder / "test.txt").write_bytes(pickle.dumps(([[1]], [2])))
+    monkeypatch.chdir(folder)
+    code, out, _ = run_main(monkeypatch, capsys, "train", "--model", "tagnnpp", "--data-dir", ".", "--dry-run")
+    settings = dict(line.split(None, 1) for line in out.splitlines()[3:] if line.strip())
+    assert code == 0 and settings["dataset"] == "diginetica" and settings["settings.heads"] == "8"
 
 
 def test_resume_refuses_options_that_differ_and_applies_more_epochs(
