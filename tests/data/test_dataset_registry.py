@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import pickle
-import time
 from pathlib import Path
 
 import numpy as np
@@ -171,9 +170,7 @@ def test_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.real_data
 def test_diginetica_figures(shared_datasets: Path) -> None:
-    start = time.perf_counter()
-    dataset = load_dataset("diginetica", valid_split="none")
-    assert time.perf_counter() - start < 5.0  # ~0.5 s on a laptop core
+    dataset = load_dataset("diginetica", valid_split="none")  # its speed: benchmarks/bench_data.py
     assert (len(dataset.train), len(dataset.test), dataset.num_items) == (719_470, 60_858, 43_097)
     assert dataset.source == str((shared_datasets / "diginetica").resolve())
     assert dataset.train.prefix(0) == [1] and dataset.train.targets[0] == 2  # first session [1, 2]
