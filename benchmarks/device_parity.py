@@ -38,16 +38,21 @@ def main() -> None:
         if not spec.composed:
             continue
         torch.manual_seed(0)
-        # train mode with dropout off: deterministic, and cuDNN's GRU only runs backward in train mode
-        settings, _ = resolve_settings(spec, "diginetica", {"dropout": 0.0} if "dropout" in spec.settings() else {})
+        # train mode with every dropout off: deterministic, and cuDNN's GRU only runs backward in train mode
+        no_dropout = {key: 0.0 for key in spec.settings() if key.endswith("dropout")}
+        settings, _ = resolve_settings(spec, "diginetica", no_dropout)
         model = create_model(name, args.num_items, settings).train()
+        initial = {key: value.clone() for key, value in model.state_dict().items()}  # CSRM writes its memory
         batch = SessionCollator(examples, args.num_items, spec.graph_kinds, "torch")(range(64))
         results = []
         for device in ("cpu", args.device):
+            model.load_state_dict(initial)
             model.to(device).zero_grad()
             logits = model(batch.to(device))
             torch.nn.functional.cross_entropy(logits, batch.targets.to(device) - 1).backward()
-            grads = torch.cat([p.grad.flatten() for p in model.parameters()]).cpu()
+            # the released-code variants' vestigial layers get no gradient, on either device
+            grads = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten()
+                               for p in model.parameters()]).cpu()
             results.append((logits.detach().cpu(), grads))
         score_gap = (results[0][0] - results[1][0]).abs().max().item()
         grad_gap = (results[0][1] - results[1][1]).abs().max().item()
