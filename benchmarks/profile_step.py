@@ -1,5 +1,8 @@
 """Where the time of a training step goes: a torch-profiler summary for one model.
 
+The step is the trainer's (``sbrzoo.trainer.train_step``: loss, backward, AGC where the model uses it,
+the optimizer ``build_optimizer`` makes), written out here only to time its phases apart.
+
     PYTHONPATH=. python benchmarks/profile_step.py --model tagnnpp --device cuda --data-dir DIR
 """
 
@@ -16,12 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sbrzoo.agc import adaptive_clip_  # noqa: E402
 from sbrzoo.allocator import keep_freed_memory  # noqa: E402
+from sbrzoo.config import RunConfig  # noqa: E402
 from sbrzoo.data.collate import SessionCollator  # noqa: E402
 from sbrzoo.data.loader import batch_indices  # noqa: E402
 from sbrzoo.data.registry import load_dataset  # noqa: E402
 from sbrzoo.models import create_model, get_spec  # noqa: E402
-from sbrzoo.presets import resolve_settings  # noqa: E402
-from sbrzoo.trainer import uses_agc  # noqa: E402
+from sbrzoo.trainer import build_optimizer, uses_agc  # noqa: E402
 
 
 def main() -> None:
@@ -37,9 +40,10 @@ def main() -> None:
     data_dir = Path(args.data_dir) if args.data_dir else None
     dataset = load_dataset(None if data_dir else "synthetic", data_dir=data_dir, valid_split="none")
     spec = get_spec(args.model)
-    settings, hp = resolve_settings(spec, "diginetica" if data_dir else "synthetic")
-    model = create_model(args.model, dataset.num_items, settings).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=hp.lr)
+    config = RunConfig.with_preset(args.model, "diginetica" if data_dir else "synthetic", device=str(device))
+    hp = config.training
+    model = create_model(args.model, dataset.num_items, config.settings).to(device)
+    optimizer = build_optimizer(model, config)  # the trainer's: weight decay, AdamW groups, fused on CUDA
     collator = SessionCollator(dataset.train, dataset.num_items, spec.graph_kinds, "torch")
     batches = batch_indices(len(dataset.train), hp.batch_size, shuffle_seed=[0, 0])[: args.steps + 5]
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
