@@ -37,7 +37,8 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from sbrzoo.evaluator import evaluate
     from sbrzoo.graph import resolve_backend
     from sbrzoo.models import create_model, get_spec
-    from sbrzoo.trainer import build_optimizer, train_step, uses_agc
+    from sbrzoo.step import train_step
+    from sbrzoo.trainer import build_optimizer, uses_agc
 
     keep_freed_memory()  # as the CLI does; SBRZOO_RETURN_FREED_MEMORY=1 measures without
     torch.manual_seed(0)

@@ -90,7 +90,7 @@ def _batches(setup: dict[str, Any]) -> list:
 def time_eager(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Eager steps (collated on the host, as the trainer does) after warm-up, projected to an epoch."""
     from sbrzoo.data.loader import make_loader, prefetch_in_thread
-    from sbrzoo.trainer import train_step
+    from sbrzoo.step import train_step
 
     setup = _setup(name, args, engine=False)
     device, batches = setup["device"], _batches(setup)

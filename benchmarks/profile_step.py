@@ -1,6 +1,6 @@
 """Where the time of a training step goes: a torch-profiler summary for one model.
 
-The step is the trainer's (``sbrzoo.trainer.train_step``: loss, backward, AGC where the model uses it,
+The step is the trainer's (``sbrzoo.step.train_step``: loss, backward, AGC where the model uses it,
 the optimizer ``build_optimizer`` makes), written out here only to time its phases apart.
 
     PYTHONPATH=. python benchmarks/profile_step.py --model tagnnpp --device cuda --data-dir DIR

@@ -14,7 +14,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from sbrzoo.agc import adaptive_clip_
 from sbrzoo.checkpoint import load_checkpoint, load_weights
 from sbrzoo.config import RunConfig
 from sbrzoo.curves import (
@@ -26,7 +25,6 @@ from sbrzoo.curves import (
     plot_curves,
     write_epochs_csv,
 )
-from sbrzoo.data.batch import SessionBatch
 from sbrzoo.data.dataset import SessionDataset
 from sbrzoo.data.examples import Examples
 from sbrzoo.data.fingerprint import compare_fingerprints, data_fingerprint
@@ -35,13 +33,12 @@ from sbrzoo.engine.step import StaticEngine
 from sbrzoo.errors import ConfigError, DataError, TrainingDiverged
 from sbrzoo.evaluator import MetricReport, evaluate
 from sbrzoo.models import ModelSpec, create_model, get_spec
-from sbrzoo.presets import TrainingSettings
 from sbrzoo.results import METRICS_FILE, RunRecord, epoch_seconds
 from sbrzoo.run_record import RANKS_FILE, environment_info, save_ranks, save_torch_atomic, write_json_atomic
 from sbrzoo.seed import seed_everything
+from sbrzoo.step import first_non_finite, train_step
 
-__all__ = ["Trainer", "TrainResult", "build_optimizer", "load_optimizer_state", "learning_rate", "train_step",
-           "uses_agc"]
+__all__ = ["Trainer", "TrainResult", "build_optimizer", "load_optimizer_state", "learning_rate", "uses_agc"]
 
 log = logging.getLogger(__name__)
 
@@ -111,19 +108,6 @@ def uses_agc(spec: ModelSpec) -> bool:
     code builds its clipper but never calls it, so its reference-fidelity variants
     trains without (docs/DECISIONS.md, P13)."""
     return spec.agc
-
-
-def train_step(model: nn.Module, batch: SessionBatch, optimizer: torch.optim.Optimizer, hp: TrainingSettings,
-               agc_parameters: list[nn.Parameter] | None) -> torch.Tensor:
-    """One optimisation step on a batch already on the model's device: loss, backward, Adaptive
-    Gradient Clipping of ``agc_parameters`` (None: no AGC), optimizer step. Returns the detached loss."""
-    loss = model.loss(batch)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if agc_parameters is not None:
-        adaptive_clip_(agc_parameters, hp.agc_clipping, hp.agc_eps)
-    optimizer.step()
-    return loss.detach()
 
 
 def learning_rate(config: RunConfig, epoch: int) -> float:
@@ -284,7 +268,7 @@ class Trainer:
             loss = train_step(step_model, batch.to(self.device, non_blocking=True), optimizer, self.config.training,
                               agc_parameters)
             total_loss += loss
-            first_bad_step = torch.where((first_bad_step == 0) & ~torch.isfinite(loss), step, first_bad_step)
+            first_bad_step = first_non_finite(first_bad_step, loss, step)
             if step % _CHECK_EVERY == 0:  # one host sync every few steps, not one per step
                 self._stop_if_diverged(epoch, first_bad_step)
             advance(batch.batch_size, loss=loss.detach() if step % 20 == 0 else None)

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sbrzoo.agc import adaptive_clip_
 from sbrzoo.data.examples import Examples
 from sbrzoo.engine.static_batch import BatchShape, DeviceExamples, build_static_batch
 from sbrzoo.presets import TrainingSettings
+from sbrzoo.step import first_non_finite, train_step
 
 __all__ = ["StaticEngine", "ENGINES"]
 
@@ -105,17 +105,10 @@ class StaticEngine:
     def _step(self, shape: BatchShape) -> None:
         """One training step on the batch in the input buffers, bookkept into the output buffers."""
         batch = build_static_batch(self.data, self.indices, self.num_real, shape)
-        loss = self.model.loss(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.agc_parameters is not None:
-            adaptive_clip_(self.agc_parameters, self.hp.agc_clipping, self.hp.agc_eps)
-        self.optimizer.step()
-        loss = loss.detach()
+        loss = train_step(self.model, batch, self.optimizer, self.hp, self.agc_parameters)
         self.steps += 1
         self.total_loss += loss
-        self.first_bad_step.copy_(torch.where((self.first_bad_step == 0) & ~torch.isfinite(loss), self.steps,
-                                              self.first_bad_step))
+        self.first_bad_step.copy_(first_non_finite(self.first_bad_step, loss, self.steps))
 
     def _capture(self, shape: BatchShape) -> torch.cuda.CUDAGraph:
         """Capture the step of ``shape``. The warm-up step that capturing needs (it initialises the

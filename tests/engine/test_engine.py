@@ -10,7 +10,8 @@ from sbrzoo.data.collate import SessionCollator
 from sbrzoo.data.examples import Examples
 from sbrzoo.engine.step import StaticEngine
 from sbrzoo.models import get_spec
-from sbrzoo.trainer import train_step, uses_agc
+from sbrzoo.step import train_step
+from sbrzoo.trainer import uses_agc
 from tests.helpers import build_model, random_prefixes, run_main, settings_for, train_run
 
 NUM_ITEMS = 9

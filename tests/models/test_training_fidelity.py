@@ -99,17 +99,17 @@ def test_agc_follows_the_fidelity() -> None:
 @pytest.mark.parametrize("name", TRAINABLE)
 def test_a_training_step_clips_as_the_fidelity_promises(name: str, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import sbrzoo.trainer
+    import sbrzoo.step
 
     calls: list[list[torch.Tensor]] = []
-    original = sbrzoo.trainer.adaptive_clip_
+    original = sbrzoo.step.adaptive_clip_
 
     def spy(parameters, *args, **kwargs):  # noqa: ANN001, ANN202
         parameters = list(parameters)
         calls.append(parameters)
         return original(parameters, *args, **kwargs)
 
-    monkeypatch.setattr(sbrzoo.trainer, "adaptive_clip_", spy)
+    monkeypatch.setattr(sbrzoo.step, "adaptive_clip_", spy)
     config = _config(name, epochs=1, batch_size=len(EXAMPLES))
     dataset = SessionDataset("tiny", NUM_ITEMS, EXAMPLES, None, EXAMPLES, "test", "none")
     trainer = Trainer(config, dataset, tmp_path)
