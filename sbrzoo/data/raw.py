@@ -31,7 +31,9 @@ from __future__ import annotations
 import csv
 import logging
 import re
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -125,10 +127,11 @@ def read_diginetica(path: Path) -> RawClicks:
     names = {labels[position]: column for column, position in _diginetica_positions(path, header).items()}
     dtype = {label: _DIGINETICA_DTYPES[names[label]] if label in names else "category" for label in labels}
     try:  # all columns are read, so that a row with too many fields is an error (usecols hides it)
-        frame = pd.read_csv(path, sep=_DIGINETICA_SEP, header=0, names=labels, dtype=dtype,
-                            quoting=csv.QUOTE_NONE, keep_default_na=False, na_values=[""],
-                            engine="c")
-    except (ValueError, OverflowError, pd.errors.ParserError) as error:
+        with _extra_fields_are_errors():
+            frame = pd.read_csv(path, sep=_DIGINETICA_SEP, header=0, names=labels, dtype=dtype,
+                                quoting=csv.QUOTE_NONE, keep_default_na=False, na_values=[""],
+                                engine="c", index_col=False)
+    except (ValueError, OverflowError, pd.errors.ParserError, pd.errors.ParserWarning) as error:
         raise diagnose(path, "diginetica", error) from None
     frame = frame[list(names)].rename(columns=names)
     if frame.empty:
@@ -171,16 +174,17 @@ def read_yoochoose(path: Path, *, chunk_rows: int = _CHUNK_ROWS) -> RawClicks:
     items = np.empty(capacity, dtype=np.int64)
     filled = 0
     try:
-        for chunk in _yoochoose_chunks(path, chunk_rows):
-            seconds = _iso_seconds(chunk["timestamp"].to_numpy())  # (rows,) int64 or None
-            if seconds is None:
-                raise diagnose(path, "yoochoose")
-            rows = slice(filled, filled + len(chunk))
-            sessions[rows] = chunk["session"].to_numpy(np.int64)
-            items[rows] = chunk["item"].to_numpy(np.int64)
-            times[rows] = seconds
-            filled += len(chunk)
-    except (ValueError, OverflowError, pd.errors.ParserError) as error:
+        with _extra_fields_are_errors():
+            for chunk in _yoochoose_chunks(path, chunk_rows):
+                seconds = _iso_seconds(chunk["timestamp"].to_numpy())  # (rows,) int64 or None
+                if seconds is None:
+                    raise diagnose(path, "yoochoose")
+                rows = slice(filled, filled + len(chunk))
+                sessions[rows] = chunk["session"].to_numpy(np.int64)
+                items[rows] = chunk["item"].to_numpy(np.int64)
+                times[rows] = seconds
+                filled += len(chunk)
+    except (ValueError, OverflowError, pd.errors.ParserError, pd.errors.ParserWarning) as error:
         raise diagnose(path, "yoochoose", error) from None
     if not filled:
         raise DataError(f"{path}, line 1: no clicks (expected {_yoochoose_layout()} rows)")
@@ -343,7 +347,17 @@ def _yoochoose_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     dtype = {"session": "int64", "timestamp": np.dtype(f"S{_TIMESTAMP_WIDTH}"), "item": "int64",
              "category": np.dtype("S1")}
     yield from pd.read_csv(path, sep=_YOOCHOOSE_SEP, header=None, names=list(YOOCHOOSE_COLUMNS),
-                           dtype=dtype, quoting=csv.QUOTE_NONE, chunksize=chunk_rows, engine="c")
+                           dtype=dtype, quoting=csv.QUOTE_NONE, chunksize=chunk_rows, engine="c", index_col=False)
+
+
+@contextmanager
+def _extra_fields_are_errors() -> Iterator[None]:
+    """Rows with more fields than the columns named: pandas would take the first field as the index
+    (or, with ``index_col=False``, drop the last ones with a ParserWarning); this makes them an error,
+    which :func:`diagnose` then locates."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        yield
 
 
 def _count_lines(path: Path) -> int:

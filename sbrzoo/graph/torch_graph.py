@@ -28,10 +28,6 @@ class TorchGraph:
         self._num_nodes = int(batch_num_nodes.sum()) if num_nodes is None else num_nodes
 
     @property
-    def device(self) -> torch.device:
-        return self.src.device
-
-    @property
     def batch_size(self) -> int:
         return len(self._batch_num_nodes)
 

@@ -22,7 +22,7 @@ import sbrzoo.data.prepare as prepare_module
 from sbrzoo.data.download import load_registry, sha256_of
 from sbrzoo.data.pickles import load_pickle
 from sbrzoo.data.prepare import PICKLE_PROTOCOL, STATS_FILE, fraction_examples, prepare, preprocess, write_folder
-from sbrzoo.data.raw import read_raw
+from sbrzoo.data.raw import read_raw, read_yoochoose
 from sbrzoo.data.sources import Sessions, read_folder
 from sbrzoo.errors import ConfigError, DataError
 
@@ -325,7 +325,11 @@ def test_yoochoose_sample_end_to_end(yoochoose_dat: Path, tmp_path: Path) -> Non
     assert yoochoose_dat.read_text().splitlines()[0] == "3,2014-04-02T11:17:46.940Z,214716935,0"
     result = prepare("yoochoose", yoochoose_dat, tmp_path)
     assert [o.name for o in result.outputs] == ["yoochoose1_64", "yoochoose1_4"]
-    data = preprocess(read_raw(yoochoose_dat, "yoochoose"))
+    whole = read_raw(yoochoose_dat, "yoochoose")
+    chunked = read_yoochoose(yoochoose_dat, chunk_rows=997)  # the chunk boundaries change nothing
+    pd.testing.assert_frame_equal(chunked.clicks, whole.clicks)
+    np.testing.assert_array_equal(chunked.item_ids, whole.item_ids)
+    data = preprocess(whole)
     counts = _counts_before_filtering(yoochoose_dat, "yoochoose")
     raw_ids = read_raw(yoochoose_dat, "yoochoose").item_ids
     kept = counts.loc[pd.Index(raw_ids).get_indexer(data.item_ids)]

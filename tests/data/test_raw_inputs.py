@@ -60,3 +60,16 @@ def test_lone_carriage_returns_end_lines(tmp_path: Path) -> None:
     path.write_bytes(YOOCHOOSE.replace("\n", "\r").encode())
     raw = read_raw(path, "yoochoose")
     assert raw.clicks["session"].tolist() == [1, 1, 2]
+
+
+@pytest.mark.parametrize(("fmt", "text", "line"), [
+    # every row one field too many: pandas alone would read the first field as the row index
+    ("diginetica", "sessionId;userId;itemId;timeframe;eventdate\n" + "".join(
+        f"7;{row}\n" for row in DIGINETICA.splitlines()[1:]), "line 2: expected 5 ';'-separated fields"),
+    ("yoochoose", "".join(f"9,{row}\n" for row in YOOCHOOSE.splitlines()), "line 1: expected 4 ','-separated"),
+])
+def test_rows_with_an_extra_leading_field_are_refused(tmp_path: Path, fmt: str, text: str, line: str) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=line):
+        read_raw(path, fmt)

@@ -121,3 +121,17 @@ def test_a_training_step_clips_as_the_fidelity_promises(name: str, tmp_path: Pat
     if promised:  # every parameter but the item embedding, which is also the output layer
         assert {id(p) for p in calls[0]} == {id(p) for p in trainer.model.agc_parameters()}
         assert id(trainer.model.embedding.weight) not in {id(p) for p in calls[0]}
+
+
+def test_learning_rates_of_epochs_0_to_8_under_both_schedules() -> None:
+    """×0.1 every 3 epochs: from epoch 3 in the papers, from epoch 2 in the released code (its scheduler
+    steps at the start of every epoch); NARM's preset keeps its lr."""
+    from sbrzoo.trainer import learning_rate
+
+    def rates(name: str) -> list[float]:
+        config = run_config(name, "diginetica")
+        return [round(learning_rate(config, epoch) / config.training.lr, 6) for epoch in range(9)]
+
+    assert rates("srgnn") == [1, 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01]
+    assert rates("srgnn_ref") == [1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001]
+    assert rates("narm") == [1] * 9
