@@ -44,10 +44,12 @@ def prepare_command(*, dataset: str, raw_file: Path, out_dir: Path, fractions: t
     item id) and session_times.npy (date of each training session); a folder appears only when
     complete. The full Yoochoose log (33 million clicks) takes a minute or two and a few GB.
     """
+    from cli.options import check_out_folder
     from sbrzoo.console import console
     from sbrzoo.data.prepare import prepare
     from sbrzoo.report import show_table
 
+    check_out_folder(out_dir)  # before the raw log is read
     with console.status(f"Preparing {dataset} from {raw_file} ..."):
         result = prepare(dataset, raw_file, out_dir, fractions=fractions or None, overwrite=overwrite)
     first = result.outputs[0]
@@ -76,9 +78,12 @@ def download_command(*, name: str, cache_dir: Path | None, mirror: str | None, f
     """
     from rich.table import Table
 
+    from cli.options import check_out_folder
     from sbrzoo.console import console
     from sbrzoo.data.download import download_dataset
 
+    if cache_dir is not None:
+        check_out_folder(cache_dir, "--cache-dir")
     result = download_dataset(name, cache_dir=cache_dir, mirror=mirror, force=force, timeout=timeout)
     table = Table(title=f"{result.name} from {result.mirror}")
     table.add_column("file")

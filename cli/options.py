@@ -299,8 +299,8 @@ def _normalised(name: str, value: Any) -> Any:  # noqa: ANN401 - an option's val
     return value
 
 
-def check_out_folder(out_dir: Path) -> None:
-    """Refuse an ``--out`` folder that cannot be made: on a file or below one.
+def check_out_folder(out_dir: Path, option: str = "--out") -> None:
+    """Refuse an output folder (``option``) that cannot be made: on a file or below one.
 
     Raises:
         ConfigError: naming the file in the way.
@@ -309,7 +309,7 @@ def check_out_folder(out_dir: Path) -> None:
 
     for parent in [out_dir, *out_dir.parents]:
         if parent.exists() and not parent.is_dir():
-            raise ConfigError(f"--out {out_dir}: {parent} is a file, not a folder")
+            raise ConfigError(f"{option} {out_dir}: {parent} is a file, not a folder")
 
 
 def check_run_folder(out_dir: Path, *, overwrite: bool) -> None:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from sbrzoo.data.pickles import missing_root
-from sbrzoo.errors import DataError, UnknownNameError
+from sbrzoo.errors import DataError, UnknownNameError, one_line
 from sbrzoo.paths import PROJECT_ROOT
 
 __all__ = [
@@ -222,11 +222,14 @@ def download_dataset(
                 if not existed:
                     added.append(destination)
                 results.append((destination, "downloaded"))
-    except BaseException:
+    except BaseException as error:
         for path in added:
             path.unlink(missing_ok=True)
         if created is not None:
             _remove_empty_tree(created)
+        if isinstance(error, OSError):  # the cache folder: a file in the way, no permission, a full disk
+            raise DataError(f"{folder}: cannot write the downloaded files ({one_line(error.strerror or error)})"
+                            ) from None
         raise
     return DownloadResult(name, folder, base, results)
 

@@ -64,7 +64,7 @@ from sbrzoo.data.extras import ITEM_MAP_FILE, SESSION_TIMES_FILE, write_item_map
 from sbrzoo.data.pickles import current_umask, missing_root
 from sbrzoo.data.raw import RAW_FORMATS, RawClicks, factorize, read_raw
 from sbrzoo.data.sources import SESSIONS_FILE, TEST_FILE, TRAIN_FILE, Sessions
-from sbrzoo.errors import ConfigError, DataError
+from sbrzoo.errors import ConfigError, DataError, one_line
 
 __all__ = [
     "STATS_FILE",
@@ -268,11 +268,14 @@ def prepare(
             outputs.append(PreparedOutput(name, target, stats))
         for stage, target in staged:
             _replace_folder(stage, target)
-    except BaseException:
+    except BaseException as error:
         for stage, _ in staged:
             shutil.rmtree(stage, ignore_errors=True)
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
+        if isinstance(error, OSError):  # a file in the way, no permission, a full disk
+            raise DataError(f"{out_dir}: cannot write the prepared files ({one_line(error.strerror or error)}); "
+                            "nothing was changed") from None
         raise
     return PrepareResult(raw.path, outputs, time.perf_counter() - start)
 

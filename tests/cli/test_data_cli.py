@@ -103,6 +103,15 @@ def test_user_errors_exit_1_with_one_line(raw_diginetica: Path, tmp_path: Path, 
     assert exit_.value.code == 1
     assert capsys.readouterr().err.strip() == f"Error: {empty}, line 1: empty file (expected " \
                                               "session,timestamp,item,category rows)"
+    (tmp_path / "afile").write_text("")  # output folders below a file: refused before any reading
+    for args, option in ((["prepare", "diginetica", "--raw", str(raw_diginetica), "--out"], "--out"),
+                         (["download", "diginetica", "--cache-dir"], "--cache-dir")):
+        monkeypatch.setattr(sys, "argv", ["sbrzoo", "data", *args, str(tmp_path / "afile" / "sub")])
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        assert exit_.value.code == 1
+        assert capsys.readouterr().err.strip() == (f"Error: {option} {tmp_path / 'afile' / 'sub'}: "
+                                                  f"{tmp_path / 'afile'} is a file, not a folder")
 
 
 @pytest.fixture()

@@ -452,7 +452,7 @@ def test_failure_while_writing_leaves_nothing_half_written(
         original(path, *args)
 
     monkeypatch.setattr(prepare_module, "_write_examples", fail_on_second_folder)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(DataError, match=r"cannot write the prepared files \(disk full\); nothing was changed"):
         prepare("yoochoose", raw, out, fractions=[2, 4], overwrite=True)
     if existing:
         assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
