@@ -35,7 +35,7 @@ def data_group() -> None:
 @click.option("--fraction", "fractions", type=click.IntRange(min=2), multiple=True,
               help="Yoochoose: write the most recent 1/K of the training examples (repeatable; default 64 and 4).")
 @click.option("--overwrite", is_flag=True, help="Replace dataset folders that already exist.")
-@click.option("--json", "as_json", is_flag=True, help="Also print the statistics as JSON on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON on stdout instead of the table.")
 def prepare_command(*, dataset: str, raw_file: Path, out_dir: Path, fractions: tuple[int, ...],
                     overwrite: bool, as_json: bool) -> None:
     """Prepare DATASET (diginetica or yoochoose) from its raw click log, as SR-GNN's preprocess.py does.

@@ -1,4 +1,4 @@
-"""`sbrzoo datasets`: table on stderr, JSON on stdout, local presence from $SBRZOO_DATA_DIR."""
+"""`sbrzoo datasets`: the table or JSON on stdout, local presence from $SBRZOO_DATA_DIR."""
 
 from __future__ import annotations
 
