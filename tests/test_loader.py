@@ -26,3 +26,13 @@ def test_prefetch_keeps_order_and_reraises() -> None:
 
     with pytest.raises(ValueError, match="broken batch"):
         list(prefetch_in_thread(failing()))
+
+
+def test_a_consumer_that_stops_early_stops_the_thread() -> None:
+    import threading
+
+    before = threading.active_count()
+    batches = prefetch_in_thread(iter(range(1000)), depth=2)
+    assert next(batches) == 0
+    batches.close()  # what leaving the training loop early does
+    assert threading.active_count() == before

@@ -60,20 +60,40 @@ def prefetch_in_thread(batches: Iterable[T], depth: int = 3) -> Iterator[T]:
 
     Collation is torch work that releases the GIL, so on a GPU it overlaps with the step; unlike
     DataLoader workers, nothing is pickled between processes. Exceptions are re-raised in the caller.
+    A caller that stops early (an error, a diverged loss, Ctrl-C) stops the thread too: it ends at
+    its next batch instead of waiting forever, with up to ``depth`` batches, to hand them over.
     """
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     finished = object()
+    stopped = threading.Event()
+
+    def hand_over(item: object) -> bool:
+        """Put ``item`` in the buffer unless the consumer has stopped; whether it went in."""
+        while not stopped.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for batch in batches:
-                buffer.put(batch)
+                if not hand_over(batch):
+                    return
         except BaseException as error:  # noqa: BLE001 - handed to the consumer
-            buffer.put(error)
-        buffer.put(finished)
+            hand_over(error)
+            return
+        hand_over(finished)
 
-    threading.Thread(target=produce, daemon=True).start()
-    while (item := buffer.get()) is not finished:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    try:
+        while (item := buffer.get()) is not finished:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stopped.set()
+        producer.join(timeout=10.0)  # it ends after the batch it is building
