@@ -266,8 +266,7 @@ def prepare(
                          item_ids=data.item_ids,
                          session_times=data.train_dates[len(data.train) - len(sessions):])
             outputs.append(PreparedOutput(name, target, stats))
-        for stage, target in staged:
-            _replace_folder(stage, target)
+        _replace_folders(staged)
     except BaseException as error:
         for stage, _ in staged:
             shutil.rmtree(stage, ignore_errors=True)
@@ -639,12 +638,27 @@ def _output_stats(name: str, data: Preprocessed, sessions: Sessions, example_len
     }
 
 
-def _replace_folder(stage: Path, target: Path) -> None:
-    """Move the finished ``stage`` folder to ``target``, replacing an older one."""
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-        os.replace(target, old / target.name)
-        os.replace(stage, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(stage, target)
+def _replace_folders(staged: list[tuple[Path, Path]]) -> None:
+    """Move every finished stage folder onto its target, all or none: the older targets are moved aside
+    first, and moved back if a move fails or is interrupted; they are deleted once every stage is in."""
+    aside: list[tuple[Path, Path]] = []  # (target, the hidden folder holding its older version)
+    placed: list[Path] = []
+    try:
+        for _, target in staged:
+            if target.exists():
+                keep = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+                aside.append((target, keep))
+                os.replace(target, keep / target.name)
+        for stage, target in staged:
+            os.replace(stage, target)
+            placed.append(target)
+    except BaseException:
+        for target in placed:
+            shutil.rmtree(target, ignore_errors=True)
+        for target, keep in aside:
+            if (keep / target.name).exists():
+                os.replace(keep / target.name, target)
+            shutil.rmtree(keep, ignore_errors=True)
+        raise
+    for _, keep in aside:
+        shutil.rmtree(keep, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import csv
 import operator
+import os
 import pickle
 import time
 from pathlib import Path
@@ -459,6 +460,28 @@ def test_failure_while_writing_leaves_nothing_half_written(
         assert sorted(p.name for p in out.iterdir()) == ["yoochoose1_2", "yoochoose1_4"]
     else:
         assert not out.exists()
+
+
+def test_a_failure_while_replacing_the_folders_puts_the_old_ones_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = _write(tmp_path, "yoochoose-clicks.dat", YOOCHOOSE_ROWS)
+    out = tmp_path / "out"
+    prepare("yoochoose", raw, out, fractions=[2, 4])
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    moves, replace = [], os.replace
+
+    def fail_on_the_second_folder(source: Path, destination: Path) -> None:
+        moves.append(Path(destination).name)
+        if moves[-1] == "yoochoose1_4" and moves.count("yoochoose1_4") == 2:  # its old copy aside, the new one in
+            raise OSError("device busy")
+        replace(source, destination)
+
+    monkeypatch.setattr(prepare_module.os, "replace", fail_on_the_second_folder)
+    with pytest.raises(DataError, match="device busy"):
+        prepare("yoochoose", raw, out, fractions=[2, 4], overwrite=True)
+    assert moves.count("yoochoose1_2") == 3  # its old copy aside, the new one in, the old one back
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in out.iterdir()) == ["yoochoose1_2", "yoochoose1_4"]  # nothing hidden left
 
 
 # --- pickle encoding --------------------------------------------------------------------------------
