@@ -456,11 +456,7 @@ def fraction_examples(train: Sessions, fraction: int = 1) -> tuple[Sessions, np.
     Raises:
         DataError: the fraction holds no example.
     """
-    per_session = np.maximum(train.lengths - 1, 0)  # (S,)
-    example_session = np.repeat(np.arange(len(train), dtype=np.int64), per_session)  # (E,)
-    first_example = np.cumsum(per_session) - per_session
-    rank = np.arange(len(example_session), dtype=np.int64) - first_example[example_session]
-    example_length = per_session[example_session] - rank  # longest first
+    example_session, example_length = train.example_index()
     keep = len(example_session) // fraction
     if keep == 0:
         raise DataError(f"the 1/{fraction} fraction of {len(example_session):,} train examples is empty")

@@ -97,6 +97,15 @@ class Sessions:
         offsets = self.offsets[start : stop + 1]
         return Sessions(self.items[offsets[0] : offsets[-1]], offsets - offsets[0])
 
+    def example_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """The prefix examples in :meth:`augment`'s order (sessions in order, longest prefix first), as
+        the session of each and its prefix length: two (E,) int64 arrays, E = Σ(m − 1)."""
+        per_session = np.maximum(self.lengths - 1, 0)  # (S,)
+        session_of = np.repeat(np.arange(len(self), dtype=np.int64), per_session)  # (E,)
+        first_example = np.cumsum(per_session) - per_session  # (S,)
+        rank = np.arange(len(session_of), dtype=np.int64) - first_example[session_of]  # 0: longest
+        return session_of, per_session[session_of] - rank
+
     def augment(self) -> Examples:
         """Prefix augmentation, vectorised: the examples of :meth:`Examples.augment`, same order.
 
@@ -107,11 +116,7 @@ class Sessions:
         Returns:
             Σ(m − 1) examples holding Σ m(m − 1)/2 prefix clicks.
         """
-        per_session = np.maximum(self.lengths - 1, 0)  # (S,)
-        session_of = np.repeat(np.arange(len(self), dtype=np.int64), per_session)  # (E,)
-        first_example = np.cumsum(per_session) - per_session  # (S,)
-        rank = np.arange(len(session_of), dtype=np.int64) - first_example[session_of]  # 0: longest
-        prefix_lengths = per_session[session_of] - rank  # (E,)
+        session_of, prefix_lengths = self.example_index()
         starts = self.offsets[:-1][session_of]  # (E,)
         offsets = np.zeros(len(session_of) + 1, dtype=np.int64)
         np.cumsum(prefix_lengths, out=offsets[1:])
