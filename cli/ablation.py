@@ -34,12 +34,10 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, jobs: int
                      **options: Any) -> None:
     """Train every row on the same data split with every seed, then print the table as in the
     paper's Table II (mean ± std over seeds) and save ablation.json, ablation.csv and ablation.png."""
-    from rich.table import Table
-
     from sbrzoo.ablation import write_outputs
     from sbrzoo.experiment import train_cell
     from sbrzoo.matrix import PAPER_METRICS, run_matrix, summarize_cell
-    from sbrzoo.report import show_json, show_table
+    from sbrzoo.report import LiteralTable, show_json, show_table
 
     names = expand_models(rows, "--rows", options["fidelity"])
     base = {name: build_config(name, {**options, "seed": seeds[0]}) for name in names}
@@ -57,8 +55,9 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, jobs: int
     if as_json:
         show_json({"dataset": dataset_name, **extra, "out": str(out_dir), "rows": [s.to_dict() for s in summaries]})
         return
-    table = Table(title=f"Ablation on {dataset_name} (test %, mean ± std over seeds {', '.join(map(str, seeds))})",
-                  caption=f"epoch selected on {base[names[0]].select_on}; saved in {out_dir}")
+    seed_list = ", ".join(map(str, seeds))
+    table = LiteralTable(title=f"Ablation on {dataset_name} (test %, mean ± std over seeds {seed_list})",
+                         caption=f"epoch selected on {base[names[0]].select_on}; saved in {out_dir}")
     table.add_column("Architecture", style="bold")
     for metric in PAPER_METRICS:
         table.add_column(metric, justify="right")

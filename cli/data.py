@@ -76,16 +76,15 @@ def download_command(*, name: str, cache_dir: Path | None, mirror: str | None, f
     Prints the dataset folder on stdout. A file whose checksum differs is deleted and the command
     fails; an interrupted download leaves nothing in the cache.
     """
-    from rich.table import Table
-
     from cli.options import check_out_folder
     from sbrzoo.console import console
     from sbrzoo.data.download import download_dataset
+    from sbrzoo.report import LiteralTable
 
     if cache_dir is not None:
         check_out_folder(cache_dir, "--cache-dir")
     result = download_dataset(name, cache_dir=cache_dir, mirror=mirror, force=force, timeout=timeout)
-    table = Table(title=f"{result.name} from {result.mirror}")
+    table = LiteralTable(title=f"{result.name} from {result.mirror}")
     table.add_column("file")
     table.add_column("bytes", justify="right")
     table.add_column("sha256")
@@ -114,7 +113,8 @@ def _data_dir_option(result: Any) -> str:  # noqa: ANN401 - DownloadResult
 def _stats_table(result: Any) -> Any:  # noqa: ANN401 - PrepareResult -> rich Table, imported lazily
     """One row per dataset folder written; the preprocessing funnel and the folders as caption."""
     from rich import box
-    from rich.table import Table
+
+    from sbrzoo.report import LiteralTable
 
     first = result.outputs[0].stats
     funnel = first["funnel"]
@@ -122,7 +122,7 @@ def _stats_table(result: Any) -> Any:  # noqa: ANN401 - PrepareResult -> rich Ta
              f"without 1-click sessions -> {funnel['without_rare_items']['clicks']:,} without rare items "
              f"-> train {funnel['train']['clicks']:,} + test {funnel['test']['clicks']:,}")
     folders = "; ".join(f"{output.name}: {output.folder}" for output in result.outputs)
-    table = Table(title=f"Prepared from {result.raw_file.name} in {result.seconds:.1f} s",
+    table = LiteralTable(title=f"Prepared from {result.raw_file.name} in {result.seconds:.1f} s",
                   box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
                   caption=f"clicks: {steps}; split at {first['split_date']} (test: last "
                           f"{first['test_days']} day(s)); length = clicks per train session. {folders}")

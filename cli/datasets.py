@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import click
+from rich.text import Text
 
 _STATS = {  # stats key -> column title
     "train_sessions": "sessions",
@@ -27,19 +28,18 @@ def datasets_command(as_json: bool) -> None:
     how to get it below the table. ``--json`` adds descriptions, citations, paths and those hints.
     """
     from rich import box
-    from rich.table import Table
 
     from sbrzoo.console import console
     from sbrzoo.data.download import default_cache_dir
     from sbrzoo.data.registry import dataset_status, list_datasets
     from sbrzoo.paths import DATA_DIR_ENV, data_root
-    from sbrzoo.report import show_table
+    from sbrzoo.report import LiteralTable, show_table
 
     statuses = [dataset_status(info) for info in list_datasets()]
     if as_json:
         click.echo(json.dumps(statuses, indent=2))
         return
-    table = Table(title="sbrzoo datasets", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+    table = LiteralTable(title="sbrzoo datasets", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
                   caption=f"where: ${DATA_DIR_ENV}/<name> = {data_root()}/<name>, else downloaded: "
                           f"{default_cache_dir()}/<name>; (n) = published figure of an absent "
                           "dataset; length = clicks/session")
@@ -56,12 +56,12 @@ def datasets_command(as_json: bool) -> None:
                           markup=False, highlight=False, soft_wrap=True)
 
 
-def _where(status: dict[str, Any]) -> str:
-    """The "where" cell: built in, present (under the data folder), downloaded or missing."""
+def _where(status: dict[str, Any]) -> str | Text:
+    """The "where" cell: built in, present (under the data folder), downloaded or missing (in red)."""
     if status["path"] is None:
         return "built in"
     if not status["present"]:
-        return "[red]missing[/]"
+        return Text("missing", style="red")
     return "downloaded" if status.get("location") == "download cache" else "present"
 
 

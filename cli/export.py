@@ -60,9 +60,9 @@ def export_command(run_dir: Path, fmt: str, out: Path, k: int, overwrite: bool, 
     if as_json:
         show_json(record)
         return
-    from rich.table import Table
+    from sbrzoo.report import LiteralTable
 
-    table = Table(title=f"{info.model} (epoch {info.epoch}) -> {info.path} ({info.format})",
+    table = LiteralTable(title=f"{info.model} (epoch {info.epoch}) -> {info.path} ({info.format})",
                   caption=f"item ids -> raw ids: {info.item_map or 'none needed (the ids are the raw ids)'}")
     table.add_column("tensor", no_wrap=True)
     table.add_column("shape, type and meaning")

@@ -13,12 +13,10 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON on stdout.")
 def models_command(pattern: str, dataset: str | None, show_parts: bool, as_json: bool) -> None:
     """List every registered model matching PATTERN (fnmatch, e.g. 'tagnnpp*') with the parts it is built from."""
-    from rich.table import Table
-
     from sbrzoo.errors import ConfigError
     from sbrzoo.models import get_spec, list_models
     from sbrzoo.presets import resolve_settings
-    from sbrzoo.report import show_json, show_table
+    from sbrzoo.report import LiteralTable, show_json, show_table
 
     if show_parts:
         _show_parts(as_json)
@@ -36,7 +34,7 @@ def models_command(pattern: str, dataset: str | None, show_parts: bool, as_json:
                     "fidelity": s.fidelity, "static_engine": s.static_shapes, "description": s.description,
                     **({"settings": resolved[s.name]} if dataset else {})} for s in specs])
         return
-    table = Table(title="sbrzoo models")
+    table = LiteralTable(title="sbrzoo models")
     for column in ("name", "parts", "graphs", "engine", "description"):
         table.add_column(column, no_wrap=column != "description")
     for spec in specs:
@@ -46,7 +44,7 @@ def models_command(pattern: str, dataset: str | None, show_parts: bool, as_json:
     show_table(table)
     if dataset:
         names = list(dict.fromkeys(key for values in resolved.values() for key in values))
-        settings_table = Table(
+        settings_table = LiteralTable(
             title=f"settings on {dataset} (override with --set NAME=VALUE or the option of that name)")
         settings_table.add_column("setting", no_wrap=True)
         for spec in specs:
@@ -57,11 +55,9 @@ def models_command(pattern: str, dataset: str | None, show_parts: bool, as_json:
 
 
 def _show_parts(as_json: bool) -> None:
-    from rich.table import Table
-
     from sbrzoo.models import list_models
     from sbrzoo.models._parts import all_parts
-    from sbrzoo.report import show_json, show_table
+    from sbrzoo.report import LiteralTable, show_json, show_table
 
     list_models()  # registers the parts
     parts = all_parts()
@@ -70,7 +66,7 @@ def _show_parts(as_json: bool) -> None:
                     "settings": dict(p.settings), "fixed": dict(p.fixed), "static_shapes": p.static_shapes,
                     "description": p.description} for p in parts])
         return
-    table = Table(title="sbrzoo parts")
+    table = LiteralTable(title="sbrzoo parts")
     for column in ("kind", "name", "settings", "graphs", "description"):
         table.add_column(column, no_wrap=column != "description")
     for part in parts:

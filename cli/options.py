@@ -329,9 +329,9 @@ def check_run_folder(out_dir: Path, *, overwrite: bool) -> None:
 
 def settings_table(config: Any, *, title: str):  # noqa: ANN001, ANN201 - RunConfig -> rich Table
     """Every setting of a run config, one per line (``settings.NAME`` of the model, ``training.NAME``)."""
-    from rich.table import Table
+    from sbrzoo.report import LiteralTable
 
-    table = Table(title=title)
+    table = LiteralTable(title=title)
     table.add_column("setting", no_wrap=True)
     table.add_column("value", no_wrap=True)
     settings = {k: v for k, v in config.to_dict().items() if k not in ("settings", "training")}

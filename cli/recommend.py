@@ -85,7 +85,7 @@ def recommend_command(run_dir: Path, sessions: tuple[str, ...], source: Path | N
 
 
 def _table(recommender, items: list[str], result):  # noqa: ANN001, ANN202 - Recommender, Recommendation -> Table
-    from rich.table import Table
+    from sbrzoo.report import LiteralTable
 
     notes = []
     if result.unknown:
@@ -93,7 +93,7 @@ def _table(recommender, items: list[str], result):  # noqa: ANN001, ANN202 - Rec
     if result.fallback:
         notes.append("no known item: the most popular training items (score = training clicks)")
     shown = ",".join(items) if len(items) <= 8 else ",".join(items[:3]) + f",... ({len(items)} items)"
-    table = Table(title=f"{recommender.name} (epoch {recommender.epoch}): top {len(result.items)} for session "
+    table = LiteralTable(title=f"{recommender.name} (epoch {recommender.epoch}): top {len(result.items)} for session "
                         f"[{shown}]", caption="; ".join(notes) or None)
     table.add_column("rank", justify="right")
     table.add_column("item", no_wrap=True)

@@ -59,6 +59,8 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     test set tracked every epoch only to show what the papers' best-test protocol would report.
     Finished runs are kept, unfinished ones resume from their last epoch, so the same command can
     be repeated (e.g. on a GPU lent for a few minutes at a time) until the table is complete."""
+    from rich.markup import escape
+
     from sbrzoo.config import RunConfig
     from sbrzoo.console import console
     from sbrzoo.experiment import train_cell
@@ -113,10 +115,10 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
         "configs": {d: {n: c.to_dict() for n, c in by_model.items()} for d, by_model in configs.items()},
     })
     for line in unfinished + [f"{r.dataset} {r.model}: {p}" for r in rows for p in r.pending]:
-        console.print(f"[yellow]unfinished[/] {line}")
+        console.print(f"[yellow]unfinished[/] {escape(line)}")
     for dataset, name in (cell for cell in not_run if cell in asked):
-        console.print(f"[yellow]not started[/] {dataset} {name}")
-    console.print("saved " + ", ".join(map(str, paths)))
+        console.print(f"[yellow]not started[/] {escape(dataset)} {name}")
+    console.print("saved " + ", ".join(map(str, paths)), markup=False, highlight=False, soft_wrap=True)
     if as_json:
         show_json(json.loads(paths[0].read_text()))
     else:
@@ -136,9 +138,9 @@ def _protocol(configs: dict[str, dict[str, Any]]) -> str:
 
 
 def _table(rows: list) -> Any:  # noqa: ANN401 - rich Table (lazy import)
-    from rich.table import Table
+    from sbrzoo.report import LiteralTable
 
-    table = Table(title="Reproduction (test %, epoch selected on validation)")
+    table = LiteralTable(title="Reproduction (test %, epoch selected on validation)")
     for column in ("dataset", "model", "seeds", "HR@20", "paper", "Δ", "MRR@20", "paper", "Δ", "best-test HR@20"):
         table.add_column(column, justify="left" if column in ("dataset", "model") else "right")
     for row in rows:

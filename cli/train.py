@@ -70,6 +70,8 @@ def train_command(*, nproc: int | None, **arguments: Any) -> None:
 def _train(*, context: Any, model: str, out: Path | None, overwrite: bool, resume_dir: Path | None,  # noqa: ANN401
            dry_run: bool, as_json: bool, tensorboard: bool, **options: Any) -> None:
     """The train command in one process (``context`` None) or on one rank of a distributed job."""
+    from rich.markup import escape
+
     from sbrzoo import distributed
     from sbrzoo.console import console
     from sbrzoo.errors import Interrupted
@@ -94,14 +96,14 @@ def _train(*, context: Any, model: str, out: Path | None, overwrite: bool, resum
         context, device = distributed.use_device(context, config.device)
         config = dataclasses.replace(config, device=device)
     for change in changes if main else []:
-        console.print(f"resuming with {change}")
+        console.print(f"resuming with {change}", markup=False, highlight=False, soft_wrap=True)
     dataset = load_run_dataset(config)
     if main:
         console.print(
-            f"[bold]{config.model}[/] on [bold]{dataset.name}[/]: {len(dataset.train):,} train / "
+            f"[bold]{config.model}[/] on [bold]{escape(dataset.name)}[/]: {len(dataset.train):,} train / "
             f"{len(dataset.valid) if dataset.valid is not None else 0:,} valid ({dataset.valid_split}) / "
             f"{len(dataset.test):,} test examples, {dataset.num_items:,} items; device {config.device}, "
-            f"backend {config.backend}, seed {config.seed} -> {out_dir}"
+            f"backend {config.backend}, seed {config.seed} -> {escape(str(out_dir))}"
             + (f"; {context.world_size} processes ({context.backend})" if context is not None else "")
         )
     if dry_run:

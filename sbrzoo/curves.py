@@ -78,13 +78,13 @@ def load_curves(run_dir: Path) -> RunCurves:
 
 def curves_table(curves: RunCurves):  # noqa: ANN201 - rich Table
     """The per-epoch table, the selected epoch starred."""
-    from rich.table import Table
+    from sbrzoo.report import LiteralTable
 
     rows = curves.rows()
     columns = list(dict.fromkeys(key for row in rows for key in row))
     selected = curves.best_epoch is not None  # epoch 0: a counting model's statistics
     note = f"* selected epoch ({curves.select_metric} on {curves.selected_on})" if selected else None
-    table = Table(title=f"{curves.model} on {curves.dataset}: {len(rows)} epochs (metrics in %)", caption=note)
+    table = LiteralTable(title=f"{curves.model} on {curves.dataset}: {len(rows)} epochs (metrics in %)", caption=note)
     for column in columns:
         table.add_column(column, justify="left" if column == "epoch" else "right", no_wrap=True)
     for row in rows:

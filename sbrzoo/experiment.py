@@ -49,13 +49,16 @@ _LOADED: dict[tuple[str, int], SessionDataset] = {}  # the one dataset split thi
 def train_cell(config: RunConfig, folder: Path, resume: bool, deadline: float | None) -> None:
     """Train one run of an experiment matrix (``sbrzoo reproduce`` and ``ablation``), keeping the last
     dataset split loaded for the next run; module-level, so that ``--jobs`` can run it in a worker."""
+    from rich.markup import escape
+
     from sbrzoo.console import console
 
     key = (config.dataset, config.seed)
     if key not in _LOADED:
         _LOADED.clear()
         _LOADED[key] = load_run_dataset(config)
-    console.print(f"[bold]{config.dataset} {config.model}[/] seed {config.seed}{' (resuming)' if resume else ''}")
+    resuming = " (resuming)" if resume else ""
+    console.print(f"[bold]{escape(config.dataset)} {config.model}[/] seed {config.seed}{resuming}")
     run_training(config, folder, resume=resume, dataset=_LOADED[key], deadline=deadline)
 
 

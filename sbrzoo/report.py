@@ -21,15 +21,36 @@ from rich.text import Text
 
 from sbrzoo.metric_names import TABLE_COLUMNS
 
-__all__ = ["METRIC_COLUMNS", "metrics_table", "show_table", "show_json", "plain_table", "write_result_files"]
+__all__ = ["METRIC_COLUMNS", "LiteralTable", "metrics_table", "show_table", "show_json", "plain_table",
+           "write_result_files"]
 
 METRIC_COLUMNS = TABLE_COLUMNS
+
+
+class LiteralTable(Table):
+    """A rich :class:`~rich.table.Table` whose string title, caption, headers and cells are shown as
+    written, never read as rich markup: ``[...]`` in a path, a raw item id or a session is text (rich
+    would take it for a style tag, drop it or fail). :class:`~rich.text.Text` values keep their styles."""
+
+    def __init__(self, *headers: str, title: str | Text | None = None, caption: str | Text | None = None,
+                 **options: Any) -> None:  # noqa: ANN401 - rich's own options
+        super().__init__(*headers, title=_literal(title), caption=_literal(caption), **options)
+
+    def add_column(self, header: str | Text = "", *args: Any, **options: Any) -> None:  # noqa: ANN401
+        super().add_column(_literal(header), *args, **options)
+
+    def add_row(self, *cells: Any, **options: Any) -> None:  # noqa: ANN401 - renderables
+        super().add_row(*(_literal(cell) for cell in cells), **options)
+
+
+def _literal(value: Any) -> Any:  # noqa: ANN401 - a cell
+    return Text(value) if isinstance(value, str) else value
 
 
 def metrics_table(title: str, rows: Sequence[tuple[str, Mapping[str, object]]], *,
                   columns: Sequence[str] = METRIC_COLUMNS, note: str | None = None) -> Table:
     """A table with one row per ``(label, metrics)`` and one column per metric (percentages)."""
-    table = Table(title=title, caption=note)
+    table = LiteralTable(title=title, caption=note)
     table.add_column("model", style="bold", no_wrap=True)
     for column in columns:
         table.add_column(column, justify="right", no_wrap=True)
@@ -57,10 +78,12 @@ def show_json(data: Any) -> None:  # noqa: ANN401 - any JSON-able value
 def plain_table(table: Table) -> str:
     """``table`` as plain text: title, header, rule, rows and caption, columns aligned with two
     spaces, no markup, no colour and no width limit (nothing wraps or is cut)."""
-    header = [_plain(column.header) for column in table.columns]
+    titles = [_plain(column.header).split("\n") for column in table.columns]  # a header may span lines
+    depth = max((len(lines) for lines in titles), default=1)
+    header_rows = [[lines[i] if i < len(lines) else "" for lines in titles] for i in range(depth)]
     columns = [[_plain(cell) for cell in column.cells] for column in table.columns]
     rows = [list(cells) for cells in zip(*columns)] if columns else []
-    widths = [max(len(text) for text in [name, *cells]) for name, cells in zip(header, columns)]
+    widths = [max(len(text) for text in [*lines, *cells]) for lines, cells in zip(titles, columns)]
     right = [column.justify == "right" for column in table.columns]
 
     def line(cells: Sequence[str]) -> str:
@@ -68,7 +91,7 @@ def plain_table(table: Table) -> str:
         return "  ".join(padded).rstrip()
 
     lines = [_plain(table.title)] if table.title else []
-    lines += [line(header), "  ".join("-" * w for w in widths), *(line(row) for row in rows)]
+    lines += [*(line(row) for row in header_rows), "  ".join("-" * w for w in widths), *(line(row) for row in rows)]
     if table.caption:
         lines.append(_plain(table.caption))
     return "\n".join(lines) + "\n"

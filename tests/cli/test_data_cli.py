@@ -68,6 +68,11 @@ def test_prepare_diginetica_prints_table_and_json(raw_diginetica: Path, tmp_path
     table = invoke("data", "prepare", "diginetica", "--raw", str(raw_diginetica), "--out", str(out), "--overwrite")
     for text in ("Prepared from train-item-views.csv", "diginetica", "split at 2016-05-05T00:00:00"):
         assert text in table.stdout
+    lines = table.stdout.splitlines()  # two-line headers stay in their columns in a pipe
+    rule = next(i for i, line in enumerate(lines) if set(line) <= {"-", " "} and line)
+    assert rule == 3 and lines[1].split() == ["dataset", "train", "train", "test", "test", "clicks", "items", "length"]
+    assert all(len(line) <= len(lines[rule]) for line in lines[1:rule + 2])
+    assert lines[rule + 1].split()[0] == "diginetica"
 
 
 def test_prepare_yoochoose_fractions(tmp_path: Path) -> None:

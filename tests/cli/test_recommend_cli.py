@@ -51,13 +51,16 @@ def test_one_session_as_a_table_and_as_json(invoke: Callable[..., Result], run_d
     table = invoke("recommend", run_dir, "--session", session, "-k", "5")
     assert table.exit_code == 0, table.output
     lines = table.stdout.splitlines()
-    assert lines[0].startswith("srgnn (epoch 1): top 5 for session") and "1 unknown item dropped" in lines[-1]
+    assert lines[0] == f"srgnn (epoch 1): top 5 for session [{session}]" and "1 unknown item dropped" in lines[-1]
     as_json = invoke("recommend", run_dir, "--session", session, "--session", "", "-k", "5", "--json")
     first, empty = json.loads(as_json.stdout)
     expected = load_recommender(run_dir).recommend([[raw(3), raw(8)]], k=5)[0]
     assert first["items"] == expected.items and first["unknown"] == 1 and not first["fallback"]
     assert [row.split()[1] for row in lines[3:8]] == [str(i) for i in expected.items]
     assert empty["fallback"] and empty["session"] == [] and len(empty["items"]) == 5
+    odd = invoke("recommend", run_dir, "--session", "/x],[b]", "-k", "2")  # unknown items that look like markup
+    assert odd.exit_code == 0, odd.output
+    assert odd.stdout.splitlines()[0] == "srgnn (epoch 1): top 2 for session [/x],[b]]"
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:

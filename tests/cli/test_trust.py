@@ -150,6 +150,18 @@ def test_out_below_a_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert code == 1 and "is a file" in one_error_line(err)
 
 
+def test_brackets_in_user_text_are_shown_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """Rich reads ``[...]`` as a style tag: in a path, a dataset or a session it must stay text."""
+    out = tmp_path / "a[/x]" / "[red]run"
+    code, stdout, err = run_main(monkeypatch, capsys, "train", "--model", "srgnn", "--dry-run", "--out", str(out))
+    assert code == 0 and str(out) in " ".join(err.split()), err
+    code, stdout, err = run_main(monkeypatch, capsys, "models", "srgnn", "--dataset", "diginetica")
+    assert code == 0
+    code, stdout, _ = run_main(monkeypatch, capsys, "datasets")
+    assert code == 0 and "[red]" not in stdout
+
+
 def test_model_and_metric_names_are_case_insensitive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture) -> None:
     code, out, _ = run_main(monkeypatch, capsys, "train", "--model", "TAGNN", "--select-metric", "mrr@20",
