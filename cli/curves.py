@@ -17,7 +17,7 @@ def curves_command(run_dir: Path, out: Path | None, overwrite: bool, as_json: bo
     """Read RUN_DIR/metrics.json: one row per finished epoch (learning rate, training loss, validation
     HR@20 and MRR@20, seconds), the selected epoch starred.
     """
-    from sbrzoo.console import console
+    from sbrzoo.console import say
     from sbrzoo.curves import curves_table, load_curves, plot_curves
     from sbrzoo.paths import refuse_to_replace
     from sbrzoo.report import show_json, show_table
@@ -27,7 +27,7 @@ def curves_command(run_dir: Path, out: Path | None, overwrite: bool, as_json: bo
     curves = load_curves(run_dir)
     if out is not None:
         plot_curves(curves, out, overwrite=overwrite)
-        console.print(f"curves -> {out}", markup=False, highlight=False, soft_wrap=True)
+        say(f"curves -> {out}", markup=False, highlight=False, soft_wrap=True)
     if as_json:
         show_json({"run": str(run_dir), "model": curves.model, "dataset": curves.dataset,
                    "best_epoch": curves.best_epoch, "epochs": curves.rows()})

@@ -44,17 +44,22 @@ def prepare_command(*, dataset: str, raw_file: Path, out_dir: Path, fractions: t
     item id) and session_times.npy (date of each training session); a folder appears only when
     complete. The full Yoochoose log (33 million clicks) takes a minute or two and a few GB.
     """
+    from contextlib import nullcontext
+
+    from rich.markup import escape
+
     from cli.options import check_out_folder
-    from sbrzoo.console import console
+    from sbrzoo.console import console, is_quiet, say
     from sbrzoo.data.prepare import prepare
     from sbrzoo.report import show_table
 
     check_out_folder(out_dir)  # before the raw log is read
-    with console.status(f"Preparing {dataset} from {raw_file} ..."):
+    status = f"Preparing {escape(dataset)} from {escape(str(raw_file))} ..."
+    with nullcontext() if is_quiet() else console.status(status):
         result = prepare(dataset, raw_file, out_dir, fractions=fractions or None, overwrite=overwrite)
     first = result.outputs[0]
-    console.print(f"Next: sbrzoo train --model srgnn --dataset {first.name} --data-dir {first.folder}",
-                  markup=False, highlight=False, soft_wrap=True)  # a path never wraps
+    say(f"Next: sbrzoo train --model srgnn --dataset {first.name} --data-dir {first.folder}",
+        markup=False, highlight=False, soft_wrap=True)  # a path never wraps
     if as_json:
         click.echo(json.dumps({output.name: output.stats for output in result.outputs}, indent=2))
     else:
@@ -77,7 +82,7 @@ def download_command(*, name: str, cache_dir: Path | None, mirror: str | None, f
     fails; an interrupted download leaves nothing in the cache.
     """
     from cli.options import check_out_folder
-    from sbrzoo.console import console
+    from sbrzoo.console import say
     from sbrzoo.data.download import download_dataset
     from sbrzoo.report import LiteralTable
 
@@ -90,9 +95,9 @@ def download_command(*, name: str, cache_dir: Path | None, mirror: str | None, f
     table.add_column("sha256")
     for path, status in result.files:
         table.add_row(str(path), f"{path.stat().st_size:,}", f"verified ({status})")
-    console.print(table)  # the result on stdout is the folder (for DIR=$(sbrzoo data download NAME))
-    console.print(f"Next: sbrzoo train --model srgnn --dataset {result.name}{_data_dir_option(result)}",
-                  markup=False, highlight=False, soft_wrap=True)  # a path never wraps
+    say(table)  # the result on stdout is the folder (for DIR=$(sbrzoo data download NAME))
+    say(f"Next: sbrzoo train --model srgnn --dataset {result.name}{_data_dir_option(result)}",
+        markup=False, highlight=False, soft_wrap=True)  # a path never wraps
     click.echo(str(result.folder))
 
 

@@ -29,7 +29,7 @@ def datasets_command(as_json: bool) -> None:
     """
     from rich import box
 
-    from sbrzoo.console import console
+    from sbrzoo.console import say
     from sbrzoo.data.download import default_cache_dir
     from sbrzoo.data.registry import dataset_status, list_datasets
     from sbrzoo.paths import DATA_DIR_ENV, data_root
@@ -52,8 +52,8 @@ def datasets_command(as_json: bool) -> None:
     show_table(table)
     for status in statuses:
         if not status["present"]:
-            console.print(f"{status['name']} is missing; get it with {status['how_to_get']}",
-                          markup=False, highlight=False, soft_wrap=True)
+            say(f"{status['name']} is missing; get it with {status['how_to_get']}",
+                markup=False, highlight=False, soft_wrap=True)
 
 
 def _where(status: dict[str, Any]) -> str | Text:

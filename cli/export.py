@@ -35,7 +35,7 @@ def export_command(run_dir: Path, fmt: str, out: Path, k: int, overwrite: bool, 
     trained on.
     """
     from sbrzoo.config import RunConfig
-    from sbrzoo.console import console
+    from sbrzoo.console import say
     from sbrzoo.errors import DataError
     from sbrzoo.experiment import load_run
     from sbrzoo.export import check_exportable, check_program, export_run
@@ -54,9 +54,9 @@ def export_command(run_dir: Path, fmt: str, out: Path, k: int, overwrite: bool, 
         except DataError as error:  # a program that ranks otherwise than the model is not left behind
             out.unlink(missing_ok=True)
             raise DataError(f"{error}; {out} removed") from None
-        console.print(f"checked on {record['check']['sessions']:,} test prefixes: same top-{info.k} as PyTorch "
-                      f"(largest score difference {record['check']['max_score_difference']:.2g})",
-                      markup=False, highlight=False, soft_wrap=True)
+        say(f"checked on {record['check']['sessions']:,} test prefixes: same top-{info.k} as PyTorch "
+            f"(largest score difference {record['check']['max_score_difference']:.2g})",
+            markup=False, highlight=False, soft_wrap=True)
     if as_json:
         show_json(record)
         return

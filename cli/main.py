@@ -60,8 +60,11 @@ def main() -> None:
     except click.exceptions.Abort:  # Ctrl-C outside training (click turns KeyboardInterrupt into Abort)
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as error:  # `sbrzoo`, `sbrzoo data`: the help, not an error
+        click.echo(error.ctx.get_help())
+        sys.exit(0)
     except click.UsageError as error:  # one line, exit 1, like every other user error
-        command = error.ctx.command_path if error.ctx is not None else "sbrzoo"
+        command = error.ctx.command_path if error.ctx is not None else _command_path(sys.argv[1:])
         click.echo(f"Error: {error.format_message()} (see: {command} --help)", err=True)
         sys.exit(1)
     except click.ClickException as error:
@@ -82,3 +85,15 @@ def main() -> None:
 
         console.print_exception(show_locals=False, suppress=[click])
         sys.exit(2)
+
+
+def _command_path(args: list[str]) -> str:
+    """``sbrzoo train`` for ``-q train --model``: the (sub)commands named on the command line, for an
+    error click raised without its context."""
+    path, command = ["sbrzoo"], cli
+    for arg in (a for a in args if not a.startswith("-")):
+        command = command.commands.get(arg) if isinstance(command, click.Group) else None
+        if command is None:
+            break
+        path.append(arg)
+    return " ".join(path)

@@ -26,6 +26,9 @@ def models_command(pattern: str, dataset: str | None, show_parts: bool, as_json:
         raise ConfigError(f"no model matches {pattern!r}; `sbrzoo models` lists them all")
     resolved = {}
     if dataset:
+        from sbrzoo.data.registry import get_dataset_info
+
+        dataset = get_dataset_info(dataset).name  # a misspelt name: did-you-mean, not the base defaults
         for spec in specs:
             settings, training = resolve_settings(spec, dataset)
             resolved[spec.name] = {**settings, **{f"training.{k}": v for k, v in training.to_dict().items()}}

@@ -29,7 +29,8 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "dim": click.option("--dim", type=click.IntRange(min=1), default=None, help="Embedding / hidden size."),
     "heads": click.option("--heads", type=click.IntRange(min=1), default=None, help="Transformer heads."),
     "dropout": click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True), default=None),
-    "num_layers": click.option("--num-layers", type=click.IntRange(min=1), default=None, help="LESSR layers."),
+    "num_layers": click.option("--num-layers", type=click.IntRange(min=1), default=None,
+                               help="LESSR layers; GC-SAN self-attention blocks."),
     "patience": click.option(
         "--patience", type=click.IntRange(min=1), default=None, help="Early-stopping patience (epochs)."),
     "fidelity": click.option(

@@ -41,7 +41,7 @@ def recommend_command(run_dir: Path, sessions: tuple[str, ...], source: Path | N
     sbrzoo recommend runs/srgnn --session 214828987,214826715 -k 10
     sbrzoo recommend runs/srgnn --input sessions.jsonl --output recs.jsonl
     """
-    from sbrzoo.console import console
+    from sbrzoo.console import console, say
     from sbrzoo.errors import ConfigError
     from sbrzoo.paths import refuse_to_replace
     from sbrzoo.recommend import count_lines, load_recommender, recommend_file
@@ -67,9 +67,9 @@ def recommend_command(run_dir: Path, sessions: tuple[str, ...], source: Path | N
         with progress_bar("recommend", count_lines(source)) as advance:
             summary = recommend_file(recommender, source, target, k=k, exclude_seen=exclude_seen, skip_bad=skip_bad,
                                      overwrite=overwrite, progress=advance, warn=warn)
-        console.print(f"{summary.sessions:,} sessions -> {target} in {summary.seconds:.1f} s; bad lines skipped: "
-                      f"{summary.bad_lines:,}; unknown items dropped: {summary.unknown_items:,}; popularity "
-                      f"fallbacks: {summary.fallbacks:,}", markup=False, highlight=False, soft_wrap=True)
+        say(f"{summary.sessions:,} sessions -> {target} in {summary.seconds:.1f} s; bad lines skipped: "
+            f"{summary.bad_lines:,}; unknown items dropped: {summary.unknown_items:,}; popularity "
+            f"fallbacks: {summary.fallbacks:,}", markup=False, highlight=False, soft_wrap=True)
         if as_json:
             show_json({"input": str(source), "output": str(target), **summary.to_dict()})
         return

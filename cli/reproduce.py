@@ -62,7 +62,7 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     from rich.markup import escape
 
     from sbrzoo.config import RunConfig
-    from sbrzoo.console import console
+    from sbrzoo.console import console, say
     from sbrzoo.experiment import train_cell
     from sbrzoo.matrix import run_folder, run_matrix, runs_on_disk, summarize_cell, unfinished_runs
     from sbrzoo.models import get_spec, list_models
@@ -118,7 +118,7 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
         console.print(f"[yellow]unfinished[/] {escape(line)}")
     for dataset, name in (cell for cell in not_run if cell in asked):
         console.print(f"[yellow]not started[/] {escape(dataset)} {name}")
-    console.print("saved " + ", ".join(map(str, paths)), markup=False, highlight=False, soft_wrap=True)
+    say("saved " + ", ".join(map(str, paths)), markup=False, highlight=False, soft_wrap=True)
     if as_json:
         show_json(json.loads(paths[0].read_text()))
     else:

@@ -53,6 +53,9 @@ def train_command(*, nproc: int | None, **arguments: Any) -> None:
     from sbrzoo.curves import check_tensorboard
     from sbrzoo.errors import ConfigError
 
+    if arguments["resume_dir"] is not None and (arguments["out"] is not None or arguments["overwrite"]):
+        raise ConfigError(f"--resume {arguments['resume_dir']} continues that run in its own folder; "
+                          f"drop {'--out' if arguments['out'] is not None else '--overwrite'}")
     if arguments["tensorboard"]:
         check_tensorboard()  # before any data is read or process started
     if nproc is not None and nproc > 1 and arguments["engine"] != "eager":
@@ -73,7 +76,7 @@ def _train(*, context: Any, model: str, out: Path | None, overwrite: bool, resum
     from rich.markup import escape
 
     from sbrzoo import distributed
-    from sbrzoo.console import console
+    from sbrzoo.console import say
     from sbrzoo.errors import Interrupted
     from sbrzoo.experiment import baseline_metrics, load_run_dataset, run_training
     from sbrzoo.report import metrics_table, show_json, show_table
@@ -96,10 +99,10 @@ def _train(*, context: Any, model: str, out: Path | None, overwrite: bool, resum
         context, device = distributed.use_device(context, config.device)
         config = dataclasses.replace(config, device=device)
     for change in changes if main else []:
-        console.print(f"resuming with {change}", markup=False, highlight=False, soft_wrap=True)
+        say(f"resuming with {change}", markup=False, highlight=False, soft_wrap=True)
     dataset = load_run_dataset(config)
     if main:
-        console.print(
+        say(
             f"[bold]{config.model}[/] on [bold]{escape(dataset.name)}[/]: {len(dataset.train):,} train / "
             f"{len(dataset.valid) if dataset.valid is not None else 0:,} valid ({dataset.valid_split}) / "
             f"{len(dataset.test):,} test examples, {dataset.num_items:,} items; device {config.device}, "

@@ -51,14 +51,14 @@ def train_cell(config: RunConfig, folder: Path, resume: bool, deadline: float | 
     dataset split loaded for the next run; module-level, so that ``--jobs`` can run it in a worker."""
     from rich.markup import escape
 
-    from sbrzoo.console import console
+    from sbrzoo.console import say
 
     key = (config.dataset, config.seed)
     if key not in _LOADED:
         _LOADED.clear()
         _LOADED[key] = load_run_dataset(config)
     resuming = " (resuming)" if resume else ""
-    console.print(f"[bold]{escape(config.dataset)} {config.model}[/] seed {config.seed}{resuming}")
+    say(f"[bold]{escape(config.dataset)} {config.model}[/] seed {config.seed}{resuming}")
     run_training(config, folder, resume=resume, dataset=_LOADED[key], deadline=deadline)
 
 

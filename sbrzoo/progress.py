@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from sbrzoo.console import console
+from sbrzoo.console import console, is_quiet
 
 __all__ = ["progress_bar"]
 
@@ -19,7 +19,7 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
 
     On a non-interactive console (CI, files) nothing is drawn; callers log one line per epoch.
     """
-    if not console.is_terminal:
+    if not console.is_terminal or is_quiet():
         yield lambda n, **_: None
         return
     columns = (

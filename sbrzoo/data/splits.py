@@ -123,6 +123,6 @@ def validation_split(
     for part, kept, fix in ((parts[0], "training", "lower"), (parts[1], "validation", "raise")):
         if not len(part):
             raise DataError(f"valid_fraction {fraction:g} (--valid-fraction) of a {method} split "
-                            f"leaves no {kept} example of {total:,}; {fix} it, or use "
-                            "valid_split='none' (--valid-split none)")
+                            f"leaves no {kept} example of {total:,}; {fix} it, or train without validation "
+                            "(--valid-split none with --select-on test or last)")
     return parts

@@ -143,6 +143,23 @@ def test_bad_options_are_one_line_exit_1_and_train_nothing(
     assert not (tmp_path / "run").exists()
 
 
+def test_quiet_keeps_only_warnings_and_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture) -> None:
+    code, out, err = run_main(monkeypatch, capsys, "-q", "train", *QUICK, "--out", str(tmp_path / "run"), "--json")
+    assert code == 0 and json.loads(out)["metrics"]["HR@20"] >= 0 and err == ""
+    code, _, err = run_main(monkeypatch, capsys, "train", "--dry-run", "--out", str(tmp_path / "other"))
+    assert code == 0 and "-> " in err  # without -q the same line is there
+
+
+def test_no_subcommand_shows_the_help_and_usage_errors_name_their_command(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    for args, first in (((), "Usage: sbrzoo [OPTIONS] COMMAND"), (("data",), "Usage: sbrzoo data [OPTIONS] COMMAND")):
+        code, out, err = run_main(monkeypatch, capsys, *args)
+        assert code == 0 and out.startswith(first) and err == ""
+    code, _, err = run_main(monkeypatch, capsys, "-q", "train", "--model")
+    assert code == 1 and err == "Error: Option '--model' requires an argument. (see: sbrzoo train --help)\n"
+
+
 def test_out_below_a_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "file").write_text("x")
@@ -156,10 +173,16 @@ def test_brackets_in_user_text_are_shown_as_written(tmp_path: Path, monkeypatch:
     out = tmp_path / "a[/x]" / "[red]run"
     code, stdout, err = run_main(monkeypatch, capsys, "train", "--model", "srgnn", "--dry-run", "--out", str(out))
     assert code == 0 and str(out) in " ".join(err.split()), err
-    code, stdout, err = run_main(monkeypatch, capsys, "models", "srgnn", "--dataset", "diginetica")
-    assert code == 0
     code, stdout, _ = run_main(monkeypatch, capsys, "datasets")
     assert code == 0 and "[red]" not in stdout
+
+
+def test_models_settings_need_a_registered_dataset(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    code, stdout, _ = run_main(monkeypatch, capsys, "models", "tagnnpp", "--dataset", "diginetica")
+    assert code == 0 and "settings on diginetica" in stdout
+    code, _, err = run_main(monkeypatch, capsys, "models", "tagnnpp", "--dataset", "diginetca")
+    assert code == 1 and "did you mean 'diginetica'?" in one_error_line(err)  # not the base defaults
 
 
 def test_model_and_metric_names_are_case_insensitive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -192,6 +215,9 @@ def test_resume_refuses_options_that_differ_and_applies_more_epochs(
     code, _, err = run_main(monkeypatch, capsys, "train", "--resume", str(run), "--lr", "0.5", "--dim", "32")
     line = one_error_line(err)
     assert code == 1 and "--lr 0.5 (the run has 0.001)" in line and "--dim 32 (the run has 16)" in line
+    for extra, named in ((["--out", str(tmp_path / "elsewhere")], "drop --out"), (["--overwrite"], "drop --overwrite")):
+        code, _, err = run_main(monkeypatch, capsys, "train", "--resume", str(run), "--epochs", "2", *extra)
+        assert code == 1 and named in one_error_line(err) and not (tmp_path / "elsewhere").exists()
     code, _, err = run_main(monkeypatch, capsys, "train", "--resume", str(run), "--epochs", "2")
     assert code == 0 and "epochs 1 -> 2" in err
     assert len(json.loads((run / "metrics.json").read_text())["epochs"]) == 2
