@@ -301,16 +301,23 @@ def _normalised(name: str, value: Any) -> Any:  # noqa: ANN401 - an option's val
 
 
 def check_out_folder(out_dir: Path, option: str = "--out") -> None:
-    """Refuse an output folder (``option``) that cannot be made: on a file or below one.
+    """Refuse an output folder (``option``) that cannot be made: on a file or below one, or in a
+    folder this user cannot write.
 
     Raises:
-        ConfigError: naming the file in the way.
+        ConfigError: naming the file or folder in the way.
     """
+    import os
+
     from sbrzoo.errors import ConfigError
 
     for parent in [out_dir, *out_dir.parents]:
-        if parent.exists() and not parent.is_dir():
-            raise ConfigError(f"{option} {out_dir}: {parent} is a file, not a folder")
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{option} {out_dir}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ConfigError(f"{option} {out_dir}: {parent} is not writable")
+            return
 
 
 def check_run_folder(out_dir: Path, *, overwrite: bool) -> None:

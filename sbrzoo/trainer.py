@@ -188,7 +188,10 @@ class Trainer:
                 ``paused=True`` and no test metrics, and ``fit(resume=True)`` continues it later.
         """
         if self.is_writer:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise ConfigError(f"{self.out_dir}: cannot create the run folder ({error.strerror or error})") from None
             write_json_atomic(self.out_dir / "config.json", self.config.to_dict())
         started = time.perf_counter()
         self.model.fit_statistics(self.dataset.train)

@@ -165,6 +165,10 @@ def test_out_below_a_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (tmp_path / "file").write_text("x")
     code, _, err = run_main(monkeypatch, capsys, "train", "--out", str(tmp_path / "file" / "run"))
     assert code == 1 and "is a file" in one_error_line(err)
+    if sys.platform.startswith("linux"):  # /proc takes no folders, not even root's
+        code, _, err = run_main(monkeypatch, capsys, "train", *QUICK, "--out", "/proc/sbrzoo-run")
+        line = one_error_line(err)  # checked up front where the user may not write /proc, else at mkdir
+        assert code == 1 and ("/proc is not writable" in line or "/proc/sbrzoo-run: cannot create the run" in line)
 
 
 def test_brackets_in_user_text_are_shown_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
