@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,7 @@ def prepare_command(*, dataset: str, raw_file: Path, out_dir: Path, fractions: t
     from cli.options import check_out_folder
     from sbrzoo.console import console, is_quiet, say
     from sbrzoo.data.prepare import prepare
-    from sbrzoo.report import show_table
+    from sbrzoo.report import show_json, show_table
 
     check_out_folder(out_dir)  # before the raw log is read
     status = f"Preparing {escape(dataset)} from {escape(str(raw_file))} ..."
@@ -61,7 +60,7 @@ def prepare_command(*, dataset: str, raw_file: Path, out_dir: Path, fractions: t
     say(f"Next: sbrzoo train --model srgnn --dataset {first.name} --data-dir {first.folder}",
         markup=False, highlight=False, soft_wrap=True)  # a path never wraps
     if as_json:
-        click.echo(json.dumps({output.name: output.stats for output in result.outputs}, indent=2))
+        show_json({output.name: output.stats for output in result.outputs})
     else:
         show_table(_stats_table(result))  # stdout; never cuts a number
 

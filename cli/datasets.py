@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -33,11 +32,11 @@ def datasets_command(as_json: bool) -> None:
     from sbrzoo.data.download import default_cache_dir
     from sbrzoo.data.registry import dataset_status, list_datasets
     from sbrzoo.paths import DATA_DIR_ENV, data_root
-    from sbrzoo.report import LiteralTable, show_table
+    from sbrzoo.report import LiteralTable, show_json, show_table
 
     statuses = [dataset_status(info) for info in list_datasets()]
     if as_json:
-        click.echo(json.dumps(statuses, indent=2))
+        show_json(statuses)
         return
     table = LiteralTable(title="sbrzoo datasets", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
                   caption=f"where: ${DATA_DIR_ENV}/<name> = {data_root()}/<name>, else downloaded: "

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import click
 
+from cli.options import loaded_run_options
+
 
 @click.command("evaluate", short_help="Evaluate a run's best weights on its test (or validation) split.")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True)
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the run's data is now, if it has moved since training.")
-@click.option("--device", default=None, help="Override the run's device (cpu, cuda, ...).")
-@click.option("--backend", type=click.Choice(["dgl", "torch"]), default=None, help="Override the graph backend.")
+@loaded_run_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on stdout instead of a table.")
 def evaluate_command(run_dir: Path, split: str, data_dir: Path | None, device: str | None, backend: str | None,
                      as_json: bool) -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from cli.options import loaded_run_options
+
 
 @click.command("export", short_help="Export a run's model to TorchScript or ONNX.")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -17,8 +19,7 @@ import click
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Run the written program on test prefixes and compare its top-k with PyTorch's.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the run's data is now, if it has moved since training.")
+@loaded_run_options(placement=False)
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON on stdout.")
 def export_command(run_dir: Path, fmt: str, out: Path, k: int, overwrite: bool, check: bool, data_dir: Path | None,
                    as_json: bool) -> None:

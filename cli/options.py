@@ -86,6 +86,29 @@ jobs_option = click.option(
     "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
     help="Runs trained at once, each in its own process (to pack several runs on one GPU).")
 
+
+
+def loaded_run_options(*, placement: bool = True) -> Callable[[Callable], Callable]:
+    """The options of the commands that load a finished run (evaluate, export, recommend, serve):
+    ``--data-dir``, and with ``placement`` also ``--device`` and ``--backend``."""
+    options = [click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                            help="Where the run's data is now, if it has moved since training.")]
+    if placement:
+        options += [
+            click.option("--device", default=None,
+                         help="cpu, cuda, cuda:N or auto (default: where it was trained, else the CPU)."),
+            click.option("--backend", type=click.Choice(["dgl", "torch"]), default=None,
+                         help="Override the graph backend."),
+        ]
+
+    def decorate(function: Callable) -> Callable:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
 # Options that set one setting of the same name (a model's part setting or a training setting).
 SETTING_OPTIONS = ("epochs", "batch_size", "lr", "weight_decay", "dim", "heads", "dropout", "num_layers", "patience")
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from cli.options import loaded_run_options
+
 
 @click.command("recommend", short_help="Recommend items for sessions (raw item ids) with a trained run.")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -22,10 +24,7 @@ import click
 @click.option("--overwrite", is_flag=True, help="Replace --output if it exists.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Sessions scored at once.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the run's data is now, if it has moved since training.")
-@click.option("--device", default=None, help="cpu, cuda, cuda:N or auto (default: as trained, else cpu).")
-@click.option("--backend", type=click.Choice(["dgl", "torch"]), default=None, help="Override the graph backend.")
+@loaded_run_options()
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON on stdout: the recommendations (--session) or a summary (--input).")
 def recommend_command(run_dir: Path, sessions: tuple[str, ...], source: Path | None, target: Path | None, k: int,

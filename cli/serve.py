@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from cli.options import loaded_run_options
+
 
 @click.command("serve", short_help="Serve a run's recommendations over HTTP (POST /recommend, GET /health).")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -22,10 +24,7 @@ import click
               help="Sessions of waiting requests scored in one batch.")
 @click.option("--batch-window-ms", type=click.FloatRange(min=0), default=2.0, show_default=True,
               help="How long the scorer waits for more requests before scoring.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the run's data is now, if it has moved since training.")
-@click.option("--device", default=None, help="cpu, cuda, cuda:N or auto (default: as trained, else cpu).")
-@click.option("--backend", type=click.Choice(["dgl", "torch"]), default=None, help="Override the graph backend.")
+@loaded_run_options()
 def serve_command(run_dir: Path, host: str, port: int, max_k: int, max_sessions: int, max_body_kb: int,
                   batch_size: int, batch_window_ms: float, data_dir: Path | None, device: str | None,
                   backend: str | None) -> None:
