@@ -11,10 +11,13 @@ from sbrzoo.paths import DATA_DIR_ENV, data_root
 
 @pytest.fixture(scope="session")
 def shared_datasets() -> Path:
-    """The folder of real datasets (``$SBRZOO_DATA_DIR`` or ``../shared/datasets``); skips when absent."""
+    """The folder of real datasets (``$SBRZOO_DATA_DIR`` or ``../shared/datasets``) holding both
+    published datasets (the tests that use it read either); skips, naming what is missing, when not."""
     root = data_root()
-    if not (root / "diginetica" / "test.txt").is_file():
-        pytest.skip(f"real datasets not found at {root} (set {DATA_DIR_ENV} to the folder holding diginetica/)")
+    missing = [name for name in ("diginetica", "yoochoose1_64") if not (root / name / "test.txt").is_file()]
+    if missing:
+        pytest.skip(f"real datasets not found at {root}: no {' or '.join(missing)} (set {DATA_DIR_ENV} to the "
+                    "folder holding diginetica/ and yoochoose1_64/)")
     return root
 
 

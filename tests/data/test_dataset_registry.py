@@ -190,7 +190,5 @@ def test_diginetica_splits(shared_datasets: Path) -> None:
 
 @pytest.mark.real_data
 def test_yoochoose1_64_figures(shared_datasets: Path) -> None:
-    if not (shared_datasets / "yoochoose1_64" / "test.txt").is_file():
-        pytest.skip(f"yoochoose1_64 not found in {shared_datasets}")
     dataset = load_dataset("yoochoose1_64", valid_split="none")
     assert (len(dataset.train), len(dataset.test), dataset.num_items) == (369_859, 55_898, 37_483)

@@ -15,8 +15,9 @@ def block(causal: bool = True) -> TransformerBlock:
     return TransformerBlock(Widths(16, 16, 16), heads=4, dropout=0.0, causal=causal).eval()
 
 
-def test_padding_never_attended() -> None:
-    layer = block()
+@pytest.mark.parametrize("causal", [False, True])  # without the causal mask only the padding mask protects
+def test_padding_never_attended(causal: bool) -> None:
+    layer = block(causal)
     seq = torch.randn(2, 6, 16)
     mask = torch.tensor([[True] * 4 + [False] * 2, [True] * 6])
     changed = seq.clone()
