@@ -33,7 +33,8 @@ class SoftAttentionReadout(nn.Module):
         hybrid: Combine the global and the last-click vectors through ``W_3``.
 
     Shapes:
-        state.clicks: (B, L, d) (zero at padded clicks); padding_slots: (B,); padding: (B, d) -> (B, d)
+        state.clicks: (B, L, d) (padded clicks masked out by ``state.mask``, whatever they hold);
+        padding_slots: (B,); padding: (B, d) -> (B, d)
     """
 
     def __init__(self, widths: Widths, *, normalize: bool, hybrid: bool = True) -> None:
