@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -190,17 +191,17 @@ def resolve_settings(spec: Any, dataset: str, overrides: Mapping[str, Any] | Non
 
 
 def parse_setting(text: str, default: Any) -> Any:  # noqa: ANN401 - a setting's value
-    """``"0.2"`` -> 0.2 for a float setting, ``"false"`` -> False for a bool, ``"none"`` -> None, ...:
-    the text of ``--set NAME=VALUE`` as the type of the setting's default."""
+    """``"0.2"`` -> 0.2 for a float setting, ``"false"`` -> False for a bool, ...: the text of
+    ``--set NAME=VALUE`` as the type of the setting's default (every setting has a value: no ``none``)."""
     lowered = text.strip().lower()
     if lowered in ("none", "null"):
-        return None
+        raise ConfigError(f"expected a value, got {text!r} (every setting has one; leave it out for the preset's)")
     if isinstance(default, bool):
         if lowered not in ("true", "false", "1", "0", "yes", "no"):
             raise ConfigError(f"expected true or false, got {text!r}")
         return lowered in ("true", "1", "yes")
     for kind in (int, float):
-        if isinstance(default, kind) or (default is None and kind is float):
+        if isinstance(default, kind):
             try:
                 return kind(text)
             except ValueError:
@@ -208,14 +209,27 @@ def parse_setting(text: str, default: Any) -> Any:  # noqa: ANN401 - a setting's
     return text
 
 
+# Settings (of any model) and training fields that must be at least 1, above 0, or at least 0
+_AT_LEAST_ONE = ("dim", "heads", "num_layers", "gnn_steps", "hidden_size", "memory_size", "ffn_mult", "k",
+                 "batch_size", "patience")
+_POSITIVE = ("lr", "lr_gamma", "max_norm")
+_NOT_NEGATIVE = ("epochs", "weight_decay", "lr_step", "sample_size", "agc_clipping", "agc_eps")  # epochs 0: pop
+
+
 def _validate(settings: Mapping[str, Any], training: TrainingSettings) -> None:
-    for key in ("dim", "heads", "num_layers", "gnn_steps", "hidden_size", "memory_size"):
-        if key in settings and settings[key] < 1:
-            raise ConfigError(f"{key} must be at least 1, got {settings[key]}")
+    """Every value in its range, whether it came from a preset, an option or ``--set`` (one rule)."""
+    values = {**settings, **training.to_dict()}
+    for key, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value}")
+    for key in (k for k in _AT_LEAST_ONE if k in values and values[k] < 1):
+        raise ConfigError(f"{key} must be at least 1, got {values[key]}")
+    for key in (k for k in _POSITIVE if k in values and values[k] <= 0):
+        raise ConfigError(f"{key} must be above 0, got {values[key]}")
+    for key in (k for k in _NOT_NEGATIVE if k in values and values[k] < 0):
+        raise ConfigError(f"{key} must be at least 0, got {values[key]}")
     for key in (k for k in settings if k.endswith("dropout")):  # dropout, input_dropout, ...
         if not 0 <= settings[key] < 1:
             raise ConfigError(f"{key} must be in [0, 1), got {settings[key]}")
-    if training.batch_size < 1 or training.epochs < 0 or training.lr <= 0:
-        raise ConfigError(f"invalid batch_size/epochs/lr: {training.batch_size}, {training.epochs}, {training.lr}")
     if training.optimizer not in ("adam", "adamw"):
         raise ConfigError(f"optimizer must be 'adam' or 'adamw', got {training.optimizer!r}")

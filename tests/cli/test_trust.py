@@ -131,6 +131,12 @@ def test_a_folder_with_a_run_is_not_overwritten_without_overwrite(
     (["--select-metric", "HR@21"], "choose one of HR@20, MRR@20"),
     (["--epochs", "0"], "--epochs"),
     (["--model", "tagnpp"], "did you mean 'tagnnpp'?"),
+    # --set goes through the same ranges as the options (never a traceback after the data is read)
+    (["--set", "lr=nan"], "lr must be a finite number, got nan"),
+    (["--set", "weight_decay=-1"], "weight_decay must be at least 0"),
+    (["--set", "patience=0"], "patience must be at least 1"),
+    (["--model", "tagnnpp", "--set", "ffn_mult=-1"], "ffn_mult must be at least 1"),
+    (["--dim", "64", "--set", "dim=none"], "expected a value, got 'none'"),
     (["--bogus-option"], "No such option"),
 ])
 def test_bad_options_are_one_line_exit_1_and_train_nothing(
