@@ -65,6 +65,7 @@ def register_part(spec: PartSpec) -> PartSpec:
     Raises:
         ConfigError: unknown kind, a name taken within the kind, or a malformed target.
     """
+    load_builtins()  # a name taken by a built-in part is refused, not replaced later
     if spec.kind not in PART_KINDS:
         raise ConfigError(f"part {spec.name!r}: kind must be one of {PART_KINDS}, got {spec.kind!r}")
     if (spec.kind, spec.name) in _PARTS:
@@ -75,12 +76,19 @@ def register_part(spec: PartSpec) -> PartSpec:
     return spec
 
 
+def load_builtins() -> None:
+    """Register the zoo's own parts and models (``sbrzoo.models.families``) before any lookup or new
+    registration; re-entrant, as families.py registers through the same functions while it loads."""
+    import sbrzoo.models.families  # noqa: F401 - registers every part and model on import
+
+
 def get_part(kind: str, name: str) -> PartSpec:
     """Look a part up by kind and name.
 
     Raises:
         UnknownNameError: no such part of that kind (with a did-you-mean suggestion).
     """
+    load_builtins()
     try:
         return _PARTS[(kind, name)]
     except KeyError:
@@ -89,11 +97,13 @@ def get_part(kind: str, name: str) -> PartSpec:
 
 def list_parts(kind: str | None = None) -> list[str]:
     """Names of the registered parts (of one kind), in registration order."""
+    load_builtins()
     return [name for (k, name) in _PARTS if kind is None or k == kind]
 
 
 def all_parts() -> list[PartSpec]:
     """Every registered part, in registration order."""
+    load_builtins()
     return list(_PARTS.values())
 
 

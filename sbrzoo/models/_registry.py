@@ -4,12 +4,13 @@ parsing the CLI stay fast."""
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sbrzoo.errors import ConfigError, unknown_name
-from sbrzoo.models._parts import get_part
+from sbrzoo.models._parts import get_part, load_builtins
 
 __all__ = ["ModelSpec", "COMPOSITION", "INITS", "register", "get_spec", "list_models"]
 
@@ -114,9 +115,10 @@ def register(spec: ModelSpec) -> ModelSpec:
             parts declare one setting with different defaults.
         UnknownNameError: a part name is not registered for its kind.
     """
+    load_builtins()  # a name taken by a built-in model is refused, not replaced later
     if spec.name in _REGISTRY:
         raise ConfigError(f"model {spec.name!r} is already registered")
-    if not spec.name.replace("_", "").isalnum() or spec.name != spec.name.lower():
+    if not re.fullmatch(r"[a-z0-9_]+", spec.name):
         raise ConfigError(f"model name {spec.name!r} must be lowercase letters, digits and '_'")
     if spec.init not in INITS:
         raise ConfigError(f"model {spec.name!r}: init must be one of {INITS}, got {spec.init!r}")
@@ -139,7 +141,7 @@ def get_spec(name: str) -> ModelSpec:
     Raises:
         UnknownNameError: no such model (with a did-you-mean suggestion).
     """
-    _load_families()
+    load_builtins()
     try:
         return _REGISTRY[name.lower()]  # names are lowercase; "TAGNN" finds "tagnn"
     except KeyError:
@@ -148,9 +150,5 @@ def get_spec(name: str) -> ModelSpec:
 
 def list_models(pattern: str = "*") -> list[str]:
     """Registered names matching the fnmatch ``pattern``, in registration order."""
-    _load_families()
+    load_builtins()
     return [name for name in _REGISTRY if fnmatch.fnmatch(name, pattern)]
-
-
-def _load_families() -> None:
-    import sbrzoo.models.families  # noqa: F401 - registers every part and model on import

@@ -3,6 +3,7 @@ ablation rows differ by exactly their part; settings and presets per model; para
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -125,3 +126,28 @@ def test_counting_models_are_built_and_fitted_like_the_rest() -> None:
     model = create_model("pop", 5, {})
     assert not any(p.requires_grad for p in model.parameters())
     assert get_spec("pop").parts() == ["PopularityModel"]
+
+
+def test_the_built_ins_are_registered_before_any_lookup_or_registration() -> None:
+    """In a fresh interpreter: a part lookup first finds the built-ins, and a model registered before them
+    under a built-in's name is refused (it neither replaces nor breaks the built-in)."""
+    code = """
+import dataclasses
+from sbrzoo.models._parts import get_part
+from sbrzoo.models import ModelSpec, get_spec, register
+assert get_part("scorer", "dot").name == "dot"
+try:
+    register(ModelSpec(name="srgnn", label="x", description="", preset="pop",
+                       model_class="sbrzoo.models.popularity:PopularityModel"))
+except Exception as error:
+    print(type(error).__name__, error)
+print(get_spec("srgnn").readout)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.splitlines() == ["ConfigError model 'srgnn' is already registered", "soft_attention"]
+
+
+@pytest.mark.parametrize("name", ["modèl", "ｓｒｇｎｎ", "Srgnn2", "a-b"])
+def test_model_names_are_ascii_lowercase(name: str) -> None:
+    with pytest.raises(ConfigError, match="must be lowercase letters, digits and '_'"):
+        register(dataclasses.replace(get_spec("srgnn"), name=name))
