@@ -105,27 +105,107 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        """The config of a ``config.json``, also one written before settings were split by part."""
+        """The config of a ``config.json``, also one written before settings were split by part; every
+        field, setting and training value checked for its type and range (a hand-edited ``"false"``
+        string is not ``False``).
+
+        Raises:
+            ConfigError: naming the key that is missing, unknown, of the wrong type or out of range.
+        """
+        from sbrzoo.errors import UnknownNameError
+        from sbrzoo.models import get_spec
+
+        if not isinstance(data, dict):
+            raise ConfigError(f"expected a JSON object, found {type(data).__name__}")
         try:
             if "hp" in data:
                 data = _from_flat_hyperparameters(data)
-            return cls(**{**data, "training": TrainingSettings(**data["training"])})
-        except (TypeError, KeyError) as error:
+            names = {f.name for f in dataclasses.fields(cls)}
+            unknown = sorted(set(data) - names)
+            missing = sorted(name for name in names - set(data) if name not in ("deterministic", "engine"))
+            if unknown or missing:
+                raise ConfigError("config does not match this version of sbrzoo: "
+                                  + "; ".join([*(f"unknown key {k!r}" for k in unknown),
+                                               *(f"missing key {k!r}" for k in missing)]))
+            for name, kinds in _FIELD_TYPES.items():
+                if name in data:
+                    _check_type(name, data[name], kinds)
+            spec = get_spec(data["model"])
+            settings = _checked_values("settings", data["settings"], spec.settings())
+            training = _checked_values("training", data["training"], TrainingSettings().to_dict())
+        except UnknownNameError as error:
+            raise ConfigError(f"model: {error}") from None
+        except (TypeError, KeyError, AttributeError) as error:
             raise ConfigError(f"config does not match this version of sbrzoo: {error}") from None
+        from sbrzoo.metric_names import REPORTED
+        from sbrzoo.presets import validate_values
+
+        if data["select_metric"] not in REPORTED:
+            raise ConfigError(f"select_metric: {data['select_metric']!r} is not one of {', '.join(REPORTED)}")
+        training_settings = TrainingSettings(**training)
+        validate_values(settings, training_settings)
+        return cls(**{**data, "settings": settings, "training": training_settings})
 
     @classmethod
     def load(cls, path: Path) -> RunConfig:
         """Read a saved ``config.json``; every error names the file."""
         try:
-            data = json.loads(Path(path).read_text())
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: no config.json here; is this a run folder?") from None
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: not valid JSON ({error})") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read ({error.strerror or error})") from None
         try:
             return cls.from_dict(data)
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from None
+
+
+# The JSON types of the fields of a config.json (None: null allowed)
+_FIELD_TYPES: dict[str, tuple[type | None, ...]] = {
+    "model": (str,), "dataset": (str,), "data_dir": (str, None), "valid_split": (str,), "valid_fraction": (float,),
+    "select_on": (str,), "select_metric": (str,), "track_test": (bool,), "seed": (int,), "device": (str,),
+    "backend": (str,), "num_workers": (int,), "max_train_batches": (int, None), "eval_batch_size": (int,),
+    "deterministic": (bool,), "engine": (str,),
+}
+
+
+def _check_type(key: str, value: Any, kinds: tuple[type | None, ...]) -> None:  # noqa: ANN401 - a JSON value
+    """A JSON value of one of ``kinds``: bools are not ints, ints are floats (``1`` for ``1.0``)."""
+    if value is None and None in kinds:
+        return
+    for kind in (k for k in kinds if k is not None):
+        if kind is bool and isinstance(value, bool):
+            return
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return
+        if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return
+        if kind is str and isinstance(value, str):
+            return
+    names = " or ".join("null" if k is None else {bool: "true/false", int: "an integer", float: "a number",
+                                                   str: "a string"}[k] for k in kinds)
+    raise ConfigError(f"{key}: expected {names}, got {json.dumps(value)[:40]}")
+
+
+def _checked_values(group: str, values: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:  # noqa: ANN401
+    """``values`` (a config's ``settings`` or ``training``) with exactly the keys of ``defaults``, each of
+    its default's type (floats as floats)."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{group}: expected an object, got {json.dumps(values)[:40]}")
+    unknown, missing = sorted(set(values) - set(defaults)), sorted(set(defaults) - set(values))
+    if unknown or missing:
+        raise ConfigError(f"{group}: " + "; ".join([*(f"unknown key {k!r}" for k in unknown),
+                                                     *(f"missing key {k!r}" for k in missing)]))
+    checked = {}
+    for key, default in defaults.items():
+        kind = bool if isinstance(default, bool) else int if isinstance(default, int) else \
+            float if isinstance(default, float) else str
+        _check_type(f"{group}.{key}", values[key], (kind,))
+        checked[key] = float(values[key]) if kind is float else values[key]
+    return checked
 
 
 _RENAMED = {"embedding_max_norm": "max_norm"}
@@ -140,7 +220,8 @@ def _from_flat_hyperparameters(data: dict[str, Any]) -> dict[str, Any]:
     hp = {_RENAMED.get(k, k): v for k, v in data["hp"].items()}
     reference = hp.pop("fidelity", "paper") == "reference"
     model = f"{data['model']}_ref" if reference and data["model"] != "lessr" else data["model"]
-    settings = {k: hp[k] for k in get_spec(model).settings() if k in hp}
-    training = {k: hp[k] for k in TRAINING_FIELDS if k in hp} | ({"lr_step_offset": 1} if reference else {})
+    settings = {k: hp.get(k, default) for k, default in get_spec(model).settings().items()}  # new ones: defaults
+    training = (TrainingSettings().to_dict() | {k: hp[k] for k in TRAINING_FIELDS if k in hp}
+                | ({"lr_step_offset": 1} if reference else {}))
     rest = {k: v for k, v in data.items() if k != "hp"}
     return {**rest, "model": model, "settings": settings, "training": training}

@@ -19,7 +19,8 @@ from typing import Any
 from sbrzoo.errors import ConfigError
 from sbrzoo.models.neighbourhood.presets import dataset_presets
 
-__all__ = ["TrainingSettings", "Preset", "preset_for", "resolve_settings", "parse_setting", "TRAINING_FIELDS"]
+__all__ = ["TrainingSettings", "Preset", "preset_for", "resolve_settings", "parse_setting", "validate_values",
+           "TRAINING_FIELDS"]
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def resolve_settings(spec: Any, dataset: str, overrides: Mapping[str, Any] | Non
             + f"; its settings: {', '.join(defaults) or 'none'}; training: {', '.join(TRAINING_FIELDS)}")
     settings |= {k: v for k, v in given.items() if k in defaults}
     training = replace(preset.training, **{k: v for k, v in given.items() if k in TRAINING_FIELDS})
-    _validate(settings, training)
+    validate_values(settings, training)
     return settings, training
 
 
@@ -216,7 +217,7 @@ _POSITIVE = ("lr", "lr_gamma", "max_norm")
 _NOT_NEGATIVE = ("epochs", "weight_decay", "lr_step", "sample_size", "agc_clipping", "agc_eps")  # epochs 0: pop
 
 
-def _validate(settings: Mapping[str, Any], training: TrainingSettings) -> None:
+def validate_values(settings: Mapping[str, Any], training: TrainingSettings) -> None:
     """Every value in its range, whether it came from a preset, an option or ``--set`` (one rule)."""
     values = {**settings, **training.to_dict()}
     for key, value in values.items():

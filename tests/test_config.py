@@ -34,3 +34,33 @@ def test_a_config_of_another_version_is_refused_naming_its_file(tmp_path: Path) 
     path.write_text(json.dumps({**RunConfig.with_preset("srgnn", "diginetica").to_dict(), "colour": "red"}))
     with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}: config does not match this version"):
         RunConfig.load(path)
+
+
+@pytest.mark.parametrize(("edit", "named"), [
+    ({"settings": {"hybrid": "false"}}, 'settings.hybrid: expected true/false, got "false"'),  # truthy as a string
+    ({"seed": "abc"}, 'seed: expected an integer, got "abc"'),
+    ({"valid_fraction": "0.1"}, 'valid_fraction: expected a number, got "0.1"'),
+    ({"training": {"lr": "fast"}}, 'training.lr: expected a number, got "fast"'),
+    ({"training": {"lr": -1.0}}, "lr must be above 0"),
+    ({"settings": {"colour": 1}}, "settings: unknown key 'colour'"),
+    ({"settings": None}, "settings: expected an object, got null"),
+    ({"select_metric": "XYZ"}, "select_metric: 'XYZ' is not one of HR@20"),
+    ({"model": 5}, "model: expected a string, got 5"),
+    ({"model": "srgnnn"}, "model: unknown model 'srgnnn'; did you mean 'srgnn'?"),
+])
+def test_a_hand_edited_config_is_refused_naming_the_key(tmp_path: Path, edit: dict, named: str) -> None:
+    saved = RunConfig.with_preset("srgnn", "diginetica").to_dict()
+    for key, value in edit.items():
+        saved[key] = {**saved[key], **value} if isinstance(value, dict) else value
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(saved))
+    with pytest.raises(ConfigError) as error:
+        RunConfig.load(path)
+    assert str(error.value).startswith(f"{path}: ") and named in str(error.value)
+
+
+def test_a_saved_config_loads_as_it_was_written(tmp_path: Path) -> None:
+    config = RunConfig.with_preset("tagnnpp", "diginetica", seed=3, valid_split="none", select_on="last")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config.to_dict()))
+    assert RunConfig.load(path) == config
