@@ -80,13 +80,16 @@ def _current_names(model: nn.Module, state_dict: Mapping[str, Any]) -> Mapping[s
     """Weights saved before the parts registry (run folders of sbrzoo 0.1, whose ``config.json``
     :class:`~sbrzoo.config.RunConfig` also migrates) under today's names: the model's one node encoder
     was ``graph_encoder``, and each sequence encoder was named after its part (``positional``,
-    ``transformer``). The parameters' order, hence the optimizer state of ``last.pt``, is unchanged."""
+    ``transformer``; the reference TAGNN++'s node self-attention was ``transformer`` too). The
+    parameters' order, hence the optimizer state of ``last.pt``, is unchanged."""
     spec = getattr(model, "spec", None)
     if spec is None or not any(name.startswith("graph_encoder.") or name.split(".")[0] in spec.sequence_encoders
                                for name in state_dict):
         return state_dict
     renames = {"graph_encoder": "node_encoders.0"} | {
         part: f"sequence_encoders.{index}" for index, part in enumerate(spec.sequence_encoders)}
+    if "node_attention_ref" in spec.node_encoders:  # 0.1's reference TAGNN++ held it as `transformer`
+        renames["transformer"] = f"node_encoders.{spec.node_encoders.index('node_attention_ref')}"
     renamed = {}
     for name, tensor in state_dict.items():
         head, dot, rest = name.partition(".")

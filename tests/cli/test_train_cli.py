@@ -112,12 +112,17 @@ def test_corrupt_pickle_names_the_file(tmp_path: Path) -> None:
     assert not any(p.name == "runs" for p in tmp_path.iterdir())
 
 
-def test_weights_saved_before_the_parts_registry_still_evaluate(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fidelity", "old_names"), [
+    ("paper", {"node_encoders.0": "graph_encoder", "sequence_encoders.0": "positional",
+               "sequence_encoders.1": "transformer"}),
+    ("reference", {"node_encoders.0": "graph_encoder", "node_encoders.1": "transformer"}),  # node self-attention
+])
+def test_weights_saved_before_the_parts_registry_still_evaluate(tmp_path: Path, fidelity: str,
+                                                                old_names: dict[str, str]) -> None:
     """A run of sbrzoo 0.1 named TAGNN++'s node encoder ``graph_encoder`` and its sequence encoders
-    ``positional`` and ``transformer``: evaluating it gives its metrics, and it resumes."""
-    metrics = train(tmp_path, "run", "--model", "tagnnpp", *QUICK)
-    old_names = {"node_encoders.0": "graph_encoder", "sequence_encoders.0": "positional",
-                 "sequence_encoders.1": "transformer"}
+    ``positional`` and ``transformer`` (the reference variant: its node self-attention ``transformer``):
+    evaluating it gives its metrics, and it resumes."""
+    metrics = train(tmp_path, "run", "--model", "tagnnpp", "--fidelity", fidelity, *QUICK)
 
     def rename(weights: dict) -> dict:
         renamed = {}
