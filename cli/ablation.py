@@ -8,15 +8,7 @@ from typing import Any
 
 import click
 
-from cli.options import (
-    DEFAULT_SEED,
-    build_config,
-    check_out_folder,
-    expand_models,
-    jobs_option,
-    parse_seeds,
-    training_options,
-)
+from cli.options import DEFAULT_SEED, build_config, expand_models, jobs_option, parse_seeds, training_options
 from sbrzoo.models.families import TABLE_II_MODELS
 
 
@@ -34,6 +26,7 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, jobs: int
                      **options: Any) -> None:
     """Train every row on the same data split with every seed, then print the table as in the
     paper's Table II (mean ± std over seeds) and save ablation.json, ablation.csv and ablation.png."""
+    from cli.options import check_out_folder
     from sbrzoo.ablation import write_outputs
     from sbrzoo.experiment import train_cell
     from sbrzoo.matrix import PAPER_METRICS, run_matrix, summarize_cell

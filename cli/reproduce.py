@@ -11,15 +11,7 @@ from typing import Any
 
 import click
 
-from cli.options import (
-    DEFAULT_SEED,
-    build_config,
-    check_out_folder,
-    expand_models,
-    jobs_option,
-    parse_seeds,
-    training_options,
-)
+from cli.options import DEFAULT_SEED, build_config, expand_models, jobs_option, parse_seeds, training_options
 from sbrzoo.models.families import TABLE_I_MODELS, TABLE_II_MODELS
 
 _FIXED = ("dataset", "data_dir", "seed", "select_on", "track_test")
@@ -61,6 +53,7 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     be repeated (e.g. on a GPU lent for a few minutes at a time) until the table is complete."""
     from rich.markup import escape
 
+    from cli.options import check_out_folder
     from sbrzoo.config import RunConfig
     from sbrzoo.console import console, say
     from sbrzoo.experiment import train_cell
