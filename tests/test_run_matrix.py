@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,40 @@ def test_packed_runs_stop_starting_runs_after_a_failure(tmp_path: Path) -> None:
     # the runs the pool had handed on before the failure finish (2 running, up to 3 in its call queue);
     # the other runs never start, where all 9 would run to the end without the cancel
     assert 1 <= len(finished) <= 5, len(finished)
+
+
+_WAIT_FOR_THE_OTHER_SECONDS = 60.0
+
+
+def _train_when_the_other_has_started(config: RunConfig, folder: Path, resume: bool, deadline: float | None) -> None:
+    """A worker's run: marks itself started, then waits (at most ``_WAIT_FOR_THE_OTHER_SECONDS``) until
+    the other seed's run has started too, so that it can only finish when both runs train at once."""
+    import time
+
+    folder.mkdir(parents=True)
+    (folder / "started").write_text("")
+    other = folder.parent / f"seed-{3 - config.seed}" / "started"
+    waited_until = time.monotonic() + _WAIT_FOR_THE_OTHER_SECONDS
+    while not other.is_file():
+        if time.monotonic() > waited_until:
+            raise TimeoutError(f"seed {config.seed} ran alone")
+        time.sleep(0.05)
+    (folder / "done").write_text("")
+
+
+@pytest.mark.parametrize(("jobs", "together"), [(2, True), (1, False)])
+def test_packed_runs_train_at_once(tmp_path: Path, jobs: int, together: bool,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``jobs=2`` starts the second run while the first still runs; ``jobs=1`` one after the other
+    (there the first run, in this process, waits for the second in vain)."""
+    monkeypatch.setattr(sys.modules[__name__], "_WAIT_FOR_THE_OTHER_SECONDS", 60.0 if together else 0.5)
+    def train() -> None:
+        run_matrix(["tagnnpp"], [1, 2], tmp_path, lambda _, seed: dataclasses.replace(_config(), seed=seed),
+                   _train_when_the_other_has_started, jobs=jobs)
+
+    if together:
+        train()
+        assert len(list(tmp_path.glob("tagnnpp/seed-*/done"))) == 2
+    else:
+        with pytest.raises(TimeoutError, match="seed 1 ran alone"):
+            train()
