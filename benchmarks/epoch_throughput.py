@@ -37,8 +37,8 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from sbrzoo.evaluator import evaluate
     from sbrzoo.graph import resolve_backend
     from sbrzoo.models import create_model, get_spec
-    from sbrzoo.step import train_step
-    from sbrzoo.trainer import build_optimizer, uses_agc
+    from sbrzoo.step import clipped_parameters, train_step
+    from sbrzoo.trainer import build_optimizer
 
     keep_freed_memory()  # as the CLI does; SBRZOO_RETURN_FREED_MEMORY=1 measures without
     torch.manual_seed(0)
@@ -64,7 +64,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     model.fit_statistics(dataset.train)
     if any(p.requires_grad for p in model.parameters()):
         optimizer = build_optimizer(model, config)
-        agc_parameters = model.agc_parameters() if uses_agc(spec) else None  # as the trainer does
+        agc_parameters = clipped_parameters(model, spec, hp)  # as the trainer does
         batches = batch_indices(len(dataset.train), hp.batch_size, shuffle_seed=[0, 0])
         batches = batches[: args.warmup + args.train_batches]
         model.train()

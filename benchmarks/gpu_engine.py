@@ -54,7 +54,8 @@ def _setup(name: str, args: argparse.Namespace, engine: bool) -> dict[str, Any]:
     from sbrzoo.config import RunConfig
     from sbrzoo.engine.step import StaticEngine
     from sbrzoo.models import create_model, get_spec
-    from sbrzoo.trainer import build_optimizer, uses_agc
+    from sbrzoo.step import clipped_parameters
+    from sbrzoo.trainer import build_optimizer
 
     torch.manual_seed(0)
     device = torch.device(args.device)
@@ -65,7 +66,7 @@ def _setup(name: str, args: argparse.Namespace, engine: bool) -> dict[str, Any]:
     hp = config.training
     model = create_model(name, dataset.num_items, config.settings).to(device).train()
     optimizer = build_optimizer(model, config)
-    agc = model.agc_parameters() if uses_agc(spec) else None
+    agc = clipped_parameters(model, spec, hp)
     setup = {"dataset": dataset, "spec": spec, "hp": hp, "model": model, "optimizer": optimizer, "agc": agc,
              "device": device}
     if engine:

@@ -24,7 +24,8 @@ from sbrzoo.data.collate import SessionCollator  # noqa: E402
 from sbrzoo.data.loader import batch_indices  # noqa: E402
 from sbrzoo.data.registry import load_dataset  # noqa: E402
 from sbrzoo.models import create_model, get_spec  # noqa: E402
-from sbrzoo.trainer import build_optimizer, uses_agc  # noqa: E402
+from sbrzoo.step import clipped_parameters  # noqa: E402
+from sbrzoo.trainer import build_optimizer  # noqa: E402
 
 
 def main() -> None:
@@ -48,7 +49,7 @@ def main() -> None:
     batches = batch_indices(len(dataset.train), hp.batch_size, shuffle_seed=[0, 0])[: args.steps + 5]
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     phases = {"collate": 0.0, "copy": 0.0, "forward+backward": 0.0, "AGC+optimizer": 0.0}
-    agc_parameters = model.agc_parameters() if uses_agc(spec) else None  # as the trainer does
+    agc_parameters = clipped_parameters(model, spec, hp)  # as the trainer does
 
     def step(indices, timed: bool) -> None:  # noqa: ANN001
         marks = [time.perf_counter()]

@@ -132,7 +132,8 @@ class RunConfig:
                     _check_type(name, data[name], kinds)
             spec = get_spec(data["model"])
             settings = _checked_values("settings", data["settings"], spec.settings())
-            training = _checked_values("training", data["training"], TrainingSettings().to_dict())
+            training = _checked_values("training", _with_added_training_keys(data["training"]),
+                                       TrainingSettings().to_dict())
         except UnknownNameError as error:
             raise ConfigError(f"model: {error}") from None
         except (TypeError, KeyError, AttributeError) as error:
@@ -206,6 +207,15 @@ def _checked_values(group: str, values: Any, defaults: Mapping[str, Any]) -> dic
         _check_type(f"{group}.{key}", values[key], (kind,))
         checked[key] = float(values[key]) if kind is float else values[key]
     return checked
+
+
+# Training settings added after configs were saved without them, with the value those runs trained with
+_ADDED_TRAINING_KEYS = {"agc_exclude_items": True}
+
+
+def _with_added_training_keys(training: Any) -> Any:  # noqa: ANN401 - checked by _checked_values
+    """A saved ``training`` object with the settings added since, at the value it was trained with."""
+    return {**_ADDED_TRAINING_KEYS, **training} if isinstance(training, dict) else training
 
 
 _RENAMED = {"embedding_max_norm": "max_norm"}

@@ -39,6 +39,8 @@ class TrainingSettings:
             the start of every epoch (docs/MODELS.md §4.3).
         patience: Epochs without a better validation score before stopping.
         agc_clipping, agc_eps: Adaptive Gradient Clipping, for models that use it (docs/MODELS.md §4.4).
+        agc_exclude_items: AGC leaves the item embedding, which is also the output layer, unclipped
+            (the NFNets rule exempts the last layer); ``False`` clips it too.
     """
 
     batch_size: int = 100
@@ -52,6 +54,7 @@ class TrainingSettings:
     patience: int = 10
     agc_clipping: float = 0.01
     agc_eps: float = 1e-3
+    agc_exclude_items: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
 
@@ -10,7 +12,17 @@ from sbrzoo.agc import adaptive_clip_
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.presets import TrainingSettings
 
-__all__ = ["train_step", "first_non_finite"]
+if TYPE_CHECKING:
+    from sbrzoo.models import ModelSpec
+
+__all__ = ["clipped_parameters", "train_step", "first_non_finite"]
+
+
+def clipped_parameters(model: nn.Module, spec: ModelSpec, hp: TrainingSettings) -> list[nn.Parameter] | None:
+    """The parameters Adaptive Gradient Clipping clips in training, or None where the model's spec asks
+    for no AGC. The released TAGNN++ code builds its clipper but never calls it, so its
+    reference-fidelity variants train without (docs/DECISIONS.md, P13)."""
+    return model.agc_parameters(exclude_items=hp.agc_exclude_items) if spec.agc else None
 
 
 def train_step(model: nn.Module, batch: SessionBatch, optimizer: torch.optim.Optimizer, hp: TrainingSettings,

@@ -32,13 +32,13 @@ from sbrzoo.data.loader import batch_indices, make_loader, prefetch_in_thread
 from sbrzoo.engine.step import StaticEngine
 from sbrzoo.errors import ConfigError, DataError, TrainingDiverged
 from sbrzoo.evaluator import MetricReport, evaluate
-from sbrzoo.models import ModelSpec, create_model, get_spec
+from sbrzoo.models import create_model, get_spec
 from sbrzoo.results import METRICS_FILE, RunRecord, epoch_seconds
 from sbrzoo.run_record import RANKS_FILE, environment_info, save_ranks, save_torch_atomic, write_json_atomic
 from sbrzoo.seed import seed_everything
-from sbrzoo.step import first_non_finite, train_step
+from sbrzoo.step import clipped_parameters, first_non_finite, train_step
 
-__all__ = ["Trainer", "TrainResult", "build_optimizer", "load_optimizer_state", "learning_rate", "uses_agc"]
+__all__ = ["Trainer", "TrainResult", "build_optimizer", "load_optimizer_state", "learning_rate"]
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +101,6 @@ def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimize
         groups = [{"params": decayed, "weight_decay": hp.weight_decay}, {"params": plain, "weight_decay": 0.0}]
         return torch.optim.AdamW(groups, lr=hp.lr, **fused)
     return torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, **fused)
-
-
-def uses_agc(spec: ModelSpec) -> bool:
-    """Whether training clips gradients with AGC: the model's spec asks for it. The released TAGNN++
-    code builds its clipper but never calls it, so its reference-fidelity variants
-    trains without (docs/DECISIONS.md, P13)."""
-    return spec.agc
 
 
 def learning_rate(config: RunConfig, epoch: int) -> float:
@@ -264,7 +257,7 @@ class Trainer:
     def _eager_epoch(self, epoch: int, step_model: nn.Module, batches: list, optimizer: torch.optim.Optimizer,
                      advance: Callable[..., None]) -> tuple[torch.Tensor, torch.Tensor]:
         """Steps on collated batches; returns the summed loss and the first non-finite step (0: none)."""
-        agc_parameters = self.model.agc_parameters() if uses_agc(self.spec) else None
+        agc_parameters = clipped_parameters(self.model, self.spec, self.config.training)
         total_loss = torch.zeros((), device=self.device)
         first_bad_step = torch.zeros((), dtype=torch.long, device=self.device)  # 0: every loss finite so far
         for step, batch in enumerate(self._loader(self.dataset.train, batches), start=1):
@@ -281,7 +274,7 @@ class Trainer:
         """The static-shape engine over the training split (CUDA graphs on CUDA)."""
         return StaticEngine(self.model, optimizer, self.dataset.train, self.dataset.num_items,
                             self.config.training.batch_size, self.config.training,
-                            self.model.agc_parameters() if uses_agc(self.spec) else None, self.device,
+                            clipped_parameters(self.model, self.spec, self.config.training), self.device,
                             capture=self.device.type == "cuda")
 
     # -- what a distributed rank does differently (sbrzoo.distributed.DistributedTrainer) -----------

@@ -64,3 +64,16 @@ def test_a_saved_config_loads_as_it_was_written(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config.to_dict()))
     assert RunConfig.load(path) == config
+
+
+def test_a_config_saved_before_agc_exclude_items_loads_with_the_exemption_it_trained_with(tmp_path: Path) -> None:
+    config = RunConfig.with_preset("tagnnpp", "diginetica", {"agc_exclude_items": False})
+    saved = config.to_dict()
+    del saved["training"]["agc_exclude_items"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(saved))
+    assert RunConfig.load(path).training.agc_exclude_items is True
+    saved["training"]["agc_exclude_items"] = "no"
+    path.write_text(json.dumps(saved))
+    with pytest.raises(ConfigError, match='training.agc_exclude_items: expected true/false, got "no"'):
+        RunConfig.load(path)

@@ -107,9 +107,10 @@ class SessionModel(nn.Module):
     def fit_statistics(self, train: Examples) -> None:
         """Nothing to count: a composition learns by gradient steps only."""
 
-    def agc_parameters(self) -> list[nn.Parameter]:
-        """Parameters AGC clips: all but the item embedding, which is also the output layer (docs/MODELS.md §4.4)."""
-        return [p for name, p in self.named_parameters() if not name.startswith("embedding.")]
+    def agc_parameters(self, exclude_items: bool = True) -> list[nn.Parameter]:
+        """Parameters AGC clips: all, or (``exclude_items``) all but the item embedding, which is also the
+        output layer (docs/MODELS.md §4.4)."""
+        return [p for name, p in self.named_parameters() if not (exclude_items and name.startswith("embedding."))]
 
 
 def _build(kind: str, name: str | None, widths: Widths, settings: Mapping[str, Any]) -> nn.Module:

@@ -10,8 +10,7 @@ from sbrzoo.data.collate import SessionCollator
 from sbrzoo.data.examples import Examples
 from sbrzoo.engine.step import StaticEngine
 from sbrzoo.models import get_spec
-from sbrzoo.step import train_step
-from sbrzoo.trainer import uses_agc
+from sbrzoo.step import clipped_parameters, train_step
 from tests.helpers import build_model, random_prefixes, run_main, settings_for, train_run
 
 NUM_ITEMS = 9
@@ -29,7 +28,7 @@ def test_an_engine_epoch_moves_the_weights_as_eager_steps_do(model: str) -> None
         torch.manual_seed(0)
         network = build_model(model, NUM_ITEMS).double().eval()  # eval: no dropout
         optimizer = torch.optim.Adam(network.parameters(), lr=1e-2, weight_decay=hp.weight_decay)
-        agc = network.agc_parameters() if uses_agc(get_spec(model)) else None
+        agc = clipped_parameters(network, get_spec(model), hp)
         if engine:
             runner = StaticEngine(network, optimizer, examples, NUM_ITEMS, 8, hp, agc, torch.device("cpu"),
                                   capture=False)

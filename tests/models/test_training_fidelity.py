@@ -88,17 +88,22 @@ def test_weight_decay_groups_are_the_released_codes(name: str) -> None:
 
 
 def test_agc_follows_the_fidelity() -> None:
-    from sbrzoo.trainer import uses_agc
+    from sbrzoo.step import clipped_parameters
 
-    assert uses_agc(get_spec("tagnnpp"))
-    assert not uses_agc(get_spec("tagnnpp_ref"))  # the code builds it, never calls it
-    assert not uses_agc(get_spec("tagnnpp_no_agc"))
-    assert not uses_agc(get_spec("srgnn"))
+    def clips(name: str) -> bool:
+        config = _config(name)
+        model = create_model(name, NUM_ITEMS, config.settings)
+        return clipped_parameters(model, get_spec(name), config.training) is not None
+
+    assert clips("tagnnpp")
+    assert not clips("tagnnpp_ref")  # the code builds it, never calls it
+    assert not clips("tagnnpp_no_agc")
+    assert not clips("srgnn")
     assert not any(get_spec(name).agc for name in list_models("*_ref"))
 
 
-@pytest.mark.parametrize("name", TRAINABLE)
-def test_a_training_step_clips_as_the_fidelity_promises(name: str, tmp_path: Path,
+@pytest.mark.parametrize(("name", "exclude_items"), [*((name, True) for name in TRAINABLE), ("tagnnpp", False)])
+def test_a_training_step_clips_as_the_fidelity_promises(name: str, exclude_items: bool, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import sbrzoo.step
 
@@ -111,7 +116,7 @@ def test_a_training_step_clips_as_the_fidelity_promises(name: str, tmp_path: Pat
         return original(parameters, *args, **kwargs)
 
     monkeypatch.setattr(sbrzoo.step, "adaptive_clip_", spy)
-    config = _config(name, epochs=1, batch_size=len(EXAMPLES))
+    config = _config(name, epochs=1, batch_size=len(EXAMPLES), agc_exclude_items=exclude_items)
     dataset = SessionDataset("tiny", NUM_ITEMS, EXAMPLES, None, EXAMPLES, "test", "none")
     trainer = Trainer(config, dataset, tmp_path)
     result = trainer.fit()
@@ -119,8 +124,9 @@ def test_a_training_step_clips_as_the_fidelity_promises(name: str, tmp_path: Pat
     assert [n for n, p in trainer.model.named_parameters() if not torch.isfinite(p).all()] == []
     promised = get_spec(name).agc
     assert len(calls) == (1 if promised else 0)
-    if promised:  # every parameter but the item embedding, which is also the output layer
-        expected = {id(p) for n, p in trainer.model.named_parameters() if p is not trainer.model.embedding.weight}
+    if promised:  # every parameter but (by default) the item embedding, which is also the output layer
+        expected = {id(p) for n, p in trainer.model.named_parameters()
+                    if p is not trainer.model.embedding.weight or not exclude_items}
         assert expected and {id(p) for p in calls[0]} == expected
 
 
