@@ -21,7 +21,7 @@ def evaluate_command(run_dir: Path, split: str, data_dir: Path | None, device: s
     from sbrzoo.evaluator import evaluate
     from sbrzoo.experiment import evaluation_loader, load_run
     from sbrzoo.progress import progress_bar
-    from sbrzoo.report import metrics_table, show_json, show_table
+    from sbrzoo.report import metrics_table, show_json, show_table, tie_rows
     from sbrzoo.run_record import evaluation_record
 
     run = load_run(run_dir, device=device, backend=backend, data_dir=data_dir)
@@ -31,9 +31,10 @@ def evaluate_command(run_dir: Path, split: str, data_dir: Path | None, device: s
     loader = evaluation_loader(run.config, examples, run.dataset.num_items)
     with progress_bar(f"eval {split}", len(examples)) as advance:
         report = evaluate(run.model, loader, device=run.config.device, progress=advance)
+    report.warn_if_ties_matter(f"{run_dir} on the {split} split")
     if as_json:
         show_json(evaluation_record(run_dir, run.config, split, run.epoch, report))
         return
     show_table(metrics_table(f"{split} metrics (%), {run.dataset.name}, {report.num_examples:,} examples",
-                             [(f"{run.config.model} (epoch {run.epoch})", report.metrics)],
+                             tie_rows(f"{run.config.model} (epoch {run.epoch})", report.metrics, report.pessimistic),
                              note=f"{report.seconds:.1f} s on {run.config.device}"))

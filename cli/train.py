@@ -79,7 +79,7 @@ def _train(*, context: Any, model: str, out: Path | None, overwrite: bool, resum
     from sbrzoo.console import say
     from sbrzoo.errors import Interrupted
     from sbrzoo.experiment import baseline_metrics, load_run_dataset, run_training
-    from sbrzoo.report import metrics_table, show_json, show_table
+    from sbrzoo.report import metrics_table, show_json, show_table, tie_rows
     from sbrzoo.run_record import evaluation_record, remove_run_files
 
     given = given_options(click.get_current_context(), ("model", *options))
@@ -133,7 +133,7 @@ def _train(*, context: Any, model: str, out: Path | None, overwrite: bool, resum
     if as_json:
         show_json(evaluation_record(out_dir, config, "test", result.best_epoch, result.test_report))
         return
-    rows = [(f"{config.model} (epoch {result.best_epoch})", result.test),
+    rows = [*tie_rows(f"{config.model} (epoch {result.best_epoch})", result.test, result.test_pessimistic),
             ("pop (baseline)", baseline_metrics(config, dataset))]
     protocol = {"valid": "epoch selected on validation", "test": "epoch selected ON THE TEST SET (papers' protocol)",
                 "last": "last epoch"}[config.select_on]

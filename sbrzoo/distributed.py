@@ -382,14 +382,14 @@ class DistributedTrainer(Trainer):
         self._broadcast_buffers()
         batches = batch_indices(len(examples), self.config.eval_batch_size)
         mine = batches[rank::world]
-        ranks, ties = torch.zeros(0, dtype=torch.long), 0
+        ranks = pessimistic_ranks = torch.zeros(0, dtype=torch.long)
         if mine:
             with self.progress(f"eval {label}", sum(len(b) for b in mine)) as advance:
                 report = evaluate_loader(self.model, self._loader(examples, mine), device=self.device,
                                          progress=advance)
-            ranks, ties = report.ranks, report.ties
+            ranks, pessimistic_ranks = report.ranks, report.pessimistic_ranks
         gathered: list[Any] = [None] * world
-        dist.all_gather_object(gathered, (ranks, ties))
+        dist.all_gather_object(gathered, (ranks, pessimistic_ranks))
         return _merge_reports(gathered, [len(b) for b in batches], self.device, started)
 
     def _broadcast_buffers(self) -> None:
@@ -400,26 +400,27 @@ class DistributedTrainer(Trainer):
                 dist.broadcast(buffer, 0, group=self.context.group)
 
 
-def _merge_reports(gathered: Sequence[tuple[Tensor, int]], batch_sizes: Sequence[int], device: torch.device,
+def _merge_reports(gathered: Sequence[tuple[Tensor, Tensor]], batch_sizes: Sequence[int], device: torch.device,
                    started: float) -> MetricReport:
-    """One report from the ranks' ``(ranks, ties)``; rank ``r`` evaluated batches ``r, r + world, ...``.
+    """One report from the ranks' ``(optimistic ranks, pessimistic ranks)``; rank ``r`` evaluated
+    batches ``r, r + world, ...``.
 
     The metric sums are re-added batch by batch in batch order, as one process adds them, so the
     floating-point results are the same to the last bit.
     """
     world = len(gathered)
-    pieces: list[Tensor | None] = [None] * len(batch_sizes)
-    for rank, (ranks, _) in enumerate(gathered):
+    pieces: list[tuple[Tensor, Tensor] | None] = [None] * len(batch_sizes)
+    for rank, (optimistic, pessimistic) in enumerate(gathered):
         indices = range(rank, len(batch_sizes), world)
-        for index, piece in zip(indices, torch.split(ranks, [batch_sizes[i] for i in indices]), strict=True):
-            pieces[index] = piece
+        sizes = [batch_sizes[i] for i in indices]
+        for index, optimistic_piece, pessimistic_piece in zip(
+                indices, torch.split(optimistic, sizes), torch.split(pessimistic, sizes), strict=True):
+            pieces[index] = (optimistic_piece, pessimistic_piece)
     accumulator = MetricAccumulator()
-    for piece in pieces:
-        accumulator.add(piece.to(device))
-    metrics = accumulator.result()
-    ranks = torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.long)
-    return MetricReport(metrics, accumulator.num_examples, time.perf_counter() - started, ranks,
-                        sum(t for _, t in gathered))
+    for optimistic, pessimistic in pieces:
+        accumulator.add(optimistic.to(device), pessimistic.to(device))
+    return MetricReport(accumulator.result(), accumulator.num_examples, time.perf_counter() - started,
+                        accumulator.ranks(), accumulator.pessimistic_ranks())
 
 
 def run_training(context: Context, config: RunConfig, out_dir: Path, *, resume: bool = False,

@@ -16,11 +16,14 @@ import torch
 from torch import Tensor, nn
 
 from sbrzoo.data.batch import SessionBatch
-from sbrzoo.metrics import MetricAccumulator
+from sbrzoo.metrics import MetricAccumulator, metrics_from_ranks
 
-__all__ = ["MetricReport", "evaluate"]
+__all__ = ["MetricReport", "evaluate", "TIE_WARNING_POINTS"]
 
 logger = logging.getLogger(__name__)
+
+# HR@K points between optimistic and pessimistic ranks above which a result depends on tie-breaking
+TIE_WARNING_POINTS = 0.1
 
 
 @dataclass(frozen=True)
@@ -33,14 +36,28 @@ class MetricReport:
         seconds: Wall time of the whole evaluation, the final device sync included.
         ranks: (num_examples,) CPU int64 optimistic rank of every example, in loader order
             (for paired tests between models).
-        ties: Examples whose target shares its score with another item.
+        pessimistic_ranks: (num_examples,) CPU int64 pessimistic rank of every example, in the same
+            order: above ``ranks`` where the target shares its score with other items.
     """
 
     metrics: dict[str, float]
     num_examples: int
     seconds: float
     ranks: Tensor
-    ties: int
+    pessimistic_ranks: Tensor
+
+    @property
+    def ties(self) -> int:
+        """Examples whose target shares its score with another item."""
+        return int((self.pessimistic_ranks != self.ranks).sum())
+
+    @property
+    def pessimistic(self) -> dict[str, float]:
+        """The metrics of the pessimistic ranks (ties count against the target): ``metrics`` itself
+        where no target ties."""
+        if not self.ties:
+            return dict(self.metrics)
+        return metrics_from_ranks(self.pessimistic_ranks, sorted({int(name.split("@")[1]) for name in self.metrics}))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready ``{**metrics, "num_examples", "seconds", "ties"}`` (no ranks)."""
@@ -50,6 +67,16 @@ class MetricReport:
             "seconds": round(self.seconds, 3),
             "ties": self.ties,
         }
+
+    def warn_if_ties_matter(self, label: str) -> None:
+        """Log a warning when tie-breaking moves HR@K (largest K) by more than
+        :data:`TIE_WARNING_POINTS`: the optimistic figure then flatters the model."""
+        name = next(iter(self.metrics))  # HR at the largest K
+        optimistic, pessimistic = self.metrics[name], self.pessimistic[name]
+        if optimistic - pessimistic > TIE_WARNING_POINTS:
+            logger.warning("%s: %d of %d targets share their score with other items; %s is %.2f with ties "
+                           "counted against the target (%.2f reported, ties in its favour)", label, self.ties,
+                           self.num_examples, name, pessimistic, optimistic)
 
 
 def evaluate(
@@ -96,7 +123,7 @@ def evaluate(
                 if progress is not None:
                     progress(batch.batch_size)
         metrics = accumulator.result()  # the one host sync
-        ranks, ties = accumulator.ranks(), accumulator.ties
+        ranks, pessimistic_ranks = accumulator.ranks(), accumulator.pessimistic_ranks()
     finally:
         model.train(modes[0][1])
         for module, training in modes:
@@ -107,4 +134,4 @@ def evaluate(
             "%d of %d examples had a NaN target score (ranked last); the model may have diverged",
             accumulator.nan_targets, accumulator.num_examples,
         )
-    return MetricReport(metrics, accumulator.num_examples, seconds, ranks, ties)
+    return MetricReport(metrics, accumulator.num_examples, seconds, ranks, pessimistic_ranks)

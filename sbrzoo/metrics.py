@@ -14,9 +14,10 @@ Metrics are means over all examples, in percent (×100), computed from the optim
 
 Tie policy: the optimistic rank equals the reference code's ``torch.topk`` position whenever no
 other item has exactly the target's score (``topk`` breaks exact ties in an unspecified order).
-The pessimistic rank is computed as well; the examples where the two differ (the target shares its
-score with at least one other item) are counted and reported as ``ties``, so a deterministic
-result can always be qualified by how much it depends on tie-breaking.
+The pessimistic rank is kept as well; the examples where the two differ (the target shares its
+score with at least one other item) are counted as ``ties``, and the metrics of the pessimistic
+ranks are reported beside the optimistic ones (:attr:`sbrzoo.evaluator.MetricReport.pessimistic`),
+so a deterministic result can always be qualified by how much it depends on tie-breaking.
 
 NaN policy: NaN ranks *below* every number, ``-inf`` included, so a NaN never gives rank 1. A
 NaN on another item never counts as scoring above the target (IEEE comparisons are False), and a
@@ -137,8 +138,9 @@ class MetricAccumulator:
 
     Per batch only device ops are queued; :meth:`result`, :attr:`ties`, :attr:`nan_targets` and
     :meth:`ranks` share one transfer to the host, made the first time one of them is read after an
-    :meth:`add`. The per-example optimistic ranks are kept (concatenated and moved to the CPU once)
-    so that two models can be compared example by example (paired tests).
+    :meth:`add`. The per-example ranks are kept (concatenated and moved to the CPU once): the
+    optimistic ones so that two models can be compared example by example (paired tests), the
+    pessimistic ones for the tie-breaking-free metrics.
 
     Args:
         ks: Cut-offs ``K`` (positive ints); keys are reported largest ``K`` first.
@@ -154,7 +156,7 @@ class MetricAccumulator:
         self.ks = _check_ks(ks)
         self.num_examples = 0
         self._totals: Tensor | None = None  # (3K + 2,) metric sums, ties, NaN targets
-        self._ranks: list[Tensor] = []
+        self._ranks: list[Tensor] = []  # optimistic, then pessimistic, of each batch
         self._ks_on: dict[torch.device, Tensor] = {}
         self._host: tuple[list[float], Tensor] | None = None
 
@@ -181,7 +183,7 @@ class MetricAccumulator:
         nans = zero if target_nan is None else target_nan.sum().reshape(1)
         sums = torch.cat([sums, ties.to(sums.dtype), nans.to(sums.dtype)])
         self._totals = sums if self._totals is None else self._totals + sums.to(self._totals.device)
-        self._ranks.append(optimistic)
+        self._ranks += [optimistic, optimistic if pessimistic is None else pessimistic]
         self.num_examples += len(optimistic)
         self._host = None
 
@@ -196,19 +198,22 @@ class MetricAccumulator:
         self.add(optimistic, pessimistic, target_nan=target_nan)
 
     def _to_host(self) -> tuple[list[float], Tensor]:
+        """The totals, and the (2, num_examples) optimistic and pessimistic ranks, on the host."""
         if self._host is None:
             if self._totals is None:
                 totals = [0.0] * (3 * len(self.ks) + 2)
-                ranks = torch.zeros(0, dtype=torch.long)
+                ranks = torch.zeros(2, 0, dtype=torch.long)
             else:
                 num_totals = len(self._totals)
-                ranks = torch.cat([r.to(self._totals.device) for r in self._ranks])
+                ranks = torch.cat([torch.cat([r.to(self._totals.device) for r in self._ranks[kind::2]])
+                                   for kind in (0, 1)])
                 if self._totals.dtype == torch.float64:
                     # One device->host copy of everything (float64 holds these ints exactly).
                     packed = torch.cat([self._totals, ranks.to(torch.float64)]).cpu()
                     totals, ranks = packed[:num_totals].tolist(), packed[num_totals:].long()
                 else:
                     totals, ranks = self._totals.tolist(), ranks.long().cpu()
+                ranks = ranks.reshape(2, -1)
             self._host = (totals, ranks)
         return self._host
 
@@ -247,7 +252,16 @@ class MetricAccumulator:
         Returns:
             (num_examples,) int64 on the CPU.
         """
-        return self._to_host()[1]
+        return self._to_host()[1][0]
+
+    def pessimistic_ranks(self) -> Tensor:
+        """Pessimistic rank of every example added so far, in order (the optimistic one where
+        :meth:`add` was given none).
+
+        Returns:
+            (num_examples,) int64 on the CPU.
+        """
+        return self._to_host()[1][1]
 
 
 def metrics_from_ranks(ranks: Tensor, ks: Sequence[int] = (10, 20)) -> dict[str, float]:

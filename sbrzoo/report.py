@@ -59,6 +59,16 @@ def metrics_table(title: str, rows: Sequence[tuple[str, Mapping[str, object]]], 
     return table
 
 
+def tie_rows(label: str, metrics: Mapping[str, object],
+             pessimistic: Mapping[str, object]) -> list[tuple[str, Mapping[str, object]]]:
+    """The rows of one evaluation for :func:`metrics_table`: ``label`` with its (optimistic) metrics, and
+    beside it, where tied targets change them, the metrics with ties counted against the target."""
+    rows = [(label, metrics)]
+    if any(pessimistic.get(name) != value for name, value in metrics.items() if name in pessimistic):
+        rows.append((f"{label}, ties counted against", pessimistic))
+    return rows
+
+
 def show_table(table: Table) -> None:
     """Print ``table`` on stdout: drawn by rich on a terminal (never cropped), else :func:`plain_table`."""
     if sys.stdout.isatty():

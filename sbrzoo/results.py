@@ -49,6 +49,10 @@ class RunRecord:
         best_epoch: The selected epoch (None before the first).
         selected_on, select_metric: How it was selected (``"valid"`` / ``"test"`` / ``"last"``, ``"HR@20"``).
         test: Test metrics (percent) of the selected epoch, plus ``"seconds"``; empty until finished.
+        test_ties: Test examples whose target shares its score with other items (None: a record
+            written before ties were saved).
+        test_pessimistic: The selected epoch's test metrics with ties counted against the target
+            (equal to ``test``'s where no target ties; empty in records written before).
         environment: Where it ran (commit, versions, CPU, BLAS, threads, device).
         data: Fingerprint of its data (:mod:`sbrzoo.data.fingerprint`).
     """
@@ -60,6 +64,8 @@ class RunRecord:
     selected_on: str = "valid"
     select_metric: str = "HR@20"
     test: dict[str, float] = field(default_factory=dict)
+    test_ties: int | None = None
+    test_pessimistic: dict[str, float] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
 

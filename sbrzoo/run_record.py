@@ -130,7 +130,8 @@ def evaluation_record(run_dir: Path, config: Any, split: str, epoch: int | None,
                       report: Any) -> dict[str, Any]:  # noqa: ANN401 - MetricReport
     """The one JSON shape of a run's evaluation, printed by ``train --json`` and ``evaluate --json``:
     ``{"run", "model", "dataset", "split", "epoch", "metrics": {"HR@20": ...}, "num_examples",
-    "ties", "seconds"}`` (metrics in percent)."""
+    "ties", "pessimistic_metrics": {...}, "seconds"}`` (metrics in percent; the pessimistic ones count
+    ties against the target, and equal ``metrics`` where no target ties)."""
     return {
         "run": str(run_dir),
         "model": config.model,
@@ -140,5 +141,6 @@ def evaluation_record(run_dir: Path, config: Any, split: str, epoch: int | None,
         "metrics": dict(report.metrics),
         "num_examples": report.num_examples,
         "ties": report.ties,
+        "pessimistic_metrics": report.pessimistic,
         "seconds": round(report.seconds, 3),
     }

@@ -315,7 +315,9 @@ class Trainer:
             load_weights(self.model, best["state_dict"], path)
         report = self.evaluate(self.dataset.test, "test")
         result.test, result.test_report = {**report.metrics, "seconds": round(report.seconds, 3)}, report
+        result.test_ties, result.test_pessimistic = report.ties, report.pessimistic
         if self.is_writer:
+            report.warn_if_ties_matter(f"{self.config.model} on the test split")
             save_ranks(self.out_dir / RANKS_FILE, report.ranks)
         self._write_record(result, plot=True)
         return result

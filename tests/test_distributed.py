@@ -77,7 +77,7 @@ def _worker(rank: int, store: str, out: str) -> None:
         replica = {k: v.clone() for k, v in trainer.model.state_dict().items()}  # best.pt's weights, from rank 0
         report = trainer.evaluate(dataset.test, "test")
         torch.save({"replica": replica, "own": trainer.own, "collated": list(collated), "metrics": report.metrics,
-                    "ranks": report.ranks, "ties": report.ties,
+                    "ranks": report.ranks, "pessimistic_ranks": report.pessimistic_ranks,
                     "examples": report.num_examples, "written": sorted(os.listdir(trainer.out_dir))
                     if trainer.out_dir.is_dir() else []},
                    Path(out) / name / f"rank{rank}.pt")
@@ -147,7 +147,8 @@ def test_two_ranks_train_and_evaluate_as_one_process(name: str, settings: dict, 
     for saved in ranks:
         assert saved["metrics"] == report.metrics
         assert torch.equal(saved["ranks"], report.ranks)
-        assert (saved["ties"], saved["examples"]) == (report.ties, TEST)
+        assert torch.equal(saved["pessimistic_ranks"], report.pessimistic_ranks)
+        assert saved["examples"] == TEST
     np.testing.assert_array_equal(np.load(folder / "test_ranks.npy"), np.load(tmp_path / "test_ranks.npy"))
 
 
@@ -216,3 +217,17 @@ def test_train_nproc_2_runs_and_resumes_like_one_process(tmp_path: Path) -> None
     two = torch.load(out / "last.pt", weights_only=True)["model"]
     one = torch.load(tmp_path / "one" / "last.pt", weights_only=True)["model"]
     assert max(float((two[k] - one[k]).abs().max()) for k in one) <= 1e-5
+
+
+def test_ranks_evaluated_apart_merge_in_batch_order_with_their_ties() -> None:
+    from sbrzoo.distributed import _merge_reports
+    from sbrzoo.metrics import metrics_from_ranks
+
+    # batches of 2, 2, 1: rank 0 evaluated batches 0 and 2, rank 1 batch 1; the target of the third
+    # example ties (optimistic 3, pessimistic 25)
+    gathered = [(torch.tensor([1, 2, 30]), torch.tensor([1, 2, 30])), (torch.tensor([3, 4]), torch.tensor([25, 4]))]
+    report = _merge_reports(gathered, [2, 2, 1], torch.device("cpu"), started=0.0)
+    assert report.ranks.tolist() == [1, 2, 3, 4, 30]
+    assert report.pessimistic_ranks.tolist() == [1, 2, 25, 4, 30]
+    assert report.ties == 1 and report.metrics == metrics_from_ranks(report.ranks)
+    assert report.pessimistic == metrics_from_ranks(report.pessimistic_ranks) != report.metrics

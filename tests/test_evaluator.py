@@ -81,6 +81,23 @@ def test_ks_and_ties() -> None:
     assert report.ranks.tolist() == [1, 2, 2]
     assert report.ties == 2
     assert report.metrics["HR@1"] == pytest.approx(100 / 3)
+    # ties counted against the target: items 2 and 3 rank 30th (behind the 28 others they tie with)
+    assert report.pessimistic_ranks.tolist() == [1, NUM_ITEMS, NUM_ITEMS]
+    assert (report.metrics["HR@5"], report.pessimistic["HR@5"]) == pytest.approx((100.0, 100 / 3))
+    assert list(report.pessimistic) == list(report.metrics)
+
+
+def test_a_result_that_depends_on_tie_breaking_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    scores = torch.zeros(NUM_ITEMS)
+    scores[0] = 1.0
+    tied = evaluate(FixedScores(scores), make_loader([[1], [2], [3]], [1, 2, 3]))
+    untied = evaluate(FixedScores(), make_loader([[1], [2], [3]], [1, 2, 3]))
+    assert untied.pessimistic == untied.metrics and untied.ties == 0
+    with caplog.at_level(logging.WARNING, logger="sbrzoo.evaluator"):
+        untied.warn_if_ties_matter("untied")
+        tied.warn_if_ties_matter("tied")
+    assert [r.getMessage()[:40] for r in caplog.records] == ["tied: 2 of 3 targets share their score w"]
+    assert "HR@20 is 33.33 with ties counted against the target (100.00 reported" in caplog.records[0].getMessage()
 
 
 def test_paired_ranks_between_models() -> None:

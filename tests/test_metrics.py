@@ -89,6 +89,10 @@ def test_ties_give_optimistic_and_pessimistic_ranks() -> None:
     assert accumulator.ties == 1
     assert accumulator.result()["HR@2"] == pytest.approx(50.0)  # from the optimistic ranks 2 and 3
     assert accumulator.ranks().tolist() == [2, 3]
+    assert accumulator.pessimistic_ranks().tolist() == [4, 3]
+    plain = MetricAccumulator(ks=(2,))
+    plain.add(optimistic)  # no pessimistic ranks given: no ties
+    assert (plain.ties, plain.pessimistic_ranks().tolist()) == (0, [2, 3])
 
 
 def test_ties_with_minus_inf() -> None:
@@ -139,6 +143,7 @@ def test_accumulating_batches_equals_one_pass() -> None:
     ranks = accumulator.ranks()
     assert ranks.dtype == torch.int64 and ranks.device.type == "cpu"
     assert torch.equal(ranks, optimistic)
+    assert torch.equal(accumulator.pessimistic_ranks(), pessimistic)
     assert accumulator.ties == int((optimistic != pessimistic).sum()) > 0
     assert accumulator.nan_targets == 0
 
@@ -227,4 +232,5 @@ def test_cuda_matches_cpu_without_per_batch_sync() -> None:
         torch.cuda.set_sync_debug_mode("default")
     assert gpu.result() == pytest.approx(cpu.result(), rel=1e-12)
     assert torch.equal(gpu.ranks(), cpu.ranks())
+    assert torch.equal(gpu.pessimistic_ranks(), cpu.pessimistic_ranks())
     assert (gpu.ties, gpu.nan_targets) == (cpu.ties, cpu.nan_targets) != (0, 0)

@@ -149,3 +149,19 @@ def test_models_says_which_engine_trains_each_model() -> None:
     assert listing["tagnnpp"]["static_engine"] and not listing["lessr"]["static_engine"]
     table = CliRunner().invoke(cli, ["models", "csrm"]).output
     assert "engine" in table and "eager, static" not in table
+
+
+def test_a_result_bent_by_ties_is_shown_with_ties_counted_against(tmp_path: Path) -> None:
+    """S-POP scores every item outside the session by its count, so many targets tie: the table shows
+    both figures, metrics.json and ``--json`` keep the pessimistic ones, and stderr warns."""
+    saved = train(tmp_path, "json", "--model", "spop")
+    assert saved["test_ties"] > 0 and saved["test_pessimistic"]["HR@20"] < saved["test"]["HR@20"]
+    result = CliRunner().invoke(cli, ["train", "--model", "spop", "--out", str(tmp_path / "table")],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    [row] = [line.split() for line in result.stdout.splitlines() if "ties counted against" in line]
+    assert float(row[-5]) == pytest.approx(saved["test_pessimistic"]["HR@20"], abs=0.005)
+    assert "share their score with other items" in " ".join(result.stderr.split())  # rich wraps log lines
+    untied = train(tmp_path, "srgnn", "--model", "srgnn", *QUICK)
+    assert untied["test_ties"] == 0 and untied["test_pessimistic"] == {k: v for k, v in untied["test"].items()
+                                                                      if k != "seconds"}
