@@ -39,6 +39,8 @@ class TrainingSettings:
             the start of every epoch (docs/MODELS.md §4.3).
         patience: Epochs without a better validation score before stopping.
         agc_clipping, agc_eps: Adaptive Gradient Clipping, for models that use it (docs/MODELS.md §4.4).
+        drop_last: Each epoch leaves out the smaller last batch of the shuffled examples (LESSR's
+            DataLoader does; the SR-GNN family trains on it).
         agc_exclude_items: AGC leaves the item embedding, which is also the output layer, unclipped
             (the NFNets rule exempts the last layer); ``False`` clips it too.
     """
@@ -52,6 +54,7 @@ class TrainingSettings:
     lr_gamma: float = 0.1
     lr_step_offset: int = 0
     patience: int = 10
+    drop_last: bool = False
     agc_clipping: float = 0.01
     agc_eps: float = 1e-3
     agc_exclude_items: bool = True
@@ -77,7 +80,7 @@ _SRGNN = TrainingSettings()  # SR-GNN code defaults (docs/MODELS.md §4.2), also
 _TAGNNPP = replace(_SRGNN, batch_size=50, lr=1e-4, weight_decay=1e-6, epochs=15, patience=5)
 # LESSR code defaults (README settings for Diginetica: 4 layers), AdamW with decoupled decay.
 _LESSR = replace(_SRGNN, batch_size=512, epochs=30, optimizer="adamw", lr=1e-3, weight_decay=1e-4, lr_step=0,
-                 patience=2)
+                 patience=2, drop_last=True)
 _LESSR_SETTINGS = {"dim": 32, "num_layers": 3, "dropout": 0.2, "max_norm": 1.0}
 # The released TAGNN++ code (docs/MODELS.md §4.2, P10): widths swapped between datasets, always 2 heads,
 # non-hybrid readout, lr 1e-3, L2 1e-5, 30 epochs; every SR-GNN-family code steps its schedule one epoch early.

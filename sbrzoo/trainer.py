@@ -222,7 +222,8 @@ class Trainer:
         lr = learning_rate(config, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batches = batch_indices(len(self.dataset.train), hp.batch_size, shuffle_seed=[config.seed, epoch])
+        batches = batch_indices(len(self.dataset.train), hp.batch_size, shuffle_seed=[config.seed, epoch],
+                                drop_last=hp.drop_last)
         if config.max_train_batches is not None:
             batches = batches[: config.max_train_batches]
         num_examples = sum(len(b) for b in batches)

@@ -17,6 +17,14 @@ def test_batches_cover_every_example_once() -> None:
     assert [b.tolist() for b in shuffled] != [b.tolist() for b in batch_indices(10, 4, shuffle_seed=[0, 2])]
 
 
+def test_drop_last_leaves_out_only_a_smaller_last_batch() -> None:
+    shuffled = batch_indices(10, 4, shuffle_seed=[0, 1])
+    dropped = batch_indices(10, 4, shuffle_seed=[0, 1], drop_last=True)
+    assert [b.tolist() for b in dropped] == [b.tolist() for b in shuffled[:2]]  # the same order, 2 left out
+    assert [len(b) for b in batch_indices(8, 4, drop_last=True)] == [4, 4]  # nothing smaller: nothing dropped
+    assert [len(b) for b in batch_indices(3, 4, drop_last=True)] == [3]  # never every example
+
+
 def test_prefetch_keeps_order_and_reraises() -> None:
     assert list(prefetch_in_thread(iter(range(50)), depth=2)) == list(range(50))
 

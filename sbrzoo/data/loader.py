@@ -18,18 +18,24 @@ __all__ = ["batch_indices", "make_loader", "prefetch_in_thread"]
 T = TypeVar("T")
 
 
-def batch_indices(num_examples: int, batch_size: int, *, shuffle_seed: Sequence[int] | None = None) -> list[np.ndarray]:
+def batch_indices(num_examples: int, batch_size: int, *, shuffle_seed: Sequence[int] | None = None,
+                  drop_last: bool = False) -> list[np.ndarray]:
     """Consecutive slices of ``batch_size`` (the last one smaller) of the examples' order.
 
     Args:
         shuffle_seed: When given, the order is a permutation drawn from
             ``np.random.default_rng(shuffle_seed)`` (e.g. ``[seed, epoch]``, so a resumed run
             sees the same batches); else file order.
+        drop_last: Leave out a smaller last slice (as a DataLoader's ``drop_last``), unless it is
+            the only one.
     """
     order = np.arange(num_examples)
     if shuffle_seed is not None:
         order = np.random.default_rng(list(shuffle_seed)).permutation(num_examples)
-    return [order[start : start + batch_size] for start in range(0, num_examples, batch_size)]
+    batches = [order[start : start + batch_size] for start in range(0, num_examples, batch_size)]
+    if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
+        batches.pop()
+    return batches
 
 
 def make_loader(

@@ -8,6 +8,7 @@ when the model says it does (never in a ``*_ref`` variant: the released code nev
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -142,3 +143,15 @@ def test_learning_rates_of_epochs_0_to_8_under_both_schedules() -> None:
     assert rates("srgnn") == [1, 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01]
     assert rates("srgnn_ref") == [1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001]
     assert rates("narm") == [1] * 9
+
+
+def test_lessr_leaves_out_the_smaller_last_batch_as_its_code_does(tmp_path: Path) -> None:
+    """LESSR's DataLoader has ``drop_last=True`` (P15): 7 examples in batches of 3 train on 6; the
+    SR-GNN family trains on all 7."""
+    dataset = SessionDataset("tiny", NUM_ITEMS, EXAMPLES, None, EXAMPLES, "test", "none")
+    trained = {}
+    for name in ("lessr", "srgnn"):
+        config = dataclasses.replace(_config(name, epochs=1, batch_size=3), max_train_batches=None)
+        assert config.training.drop_last == (name == "lessr")
+        trained[name] = Trainer(config, dataset, tmp_path / name).fit().epochs[0]["train_examples"]
+    assert len(EXAMPLES) == 7 and trained == {"lessr": 6, "srgnn": 7}
