@@ -210,7 +210,7 @@ def _checked_values(group: str, values: Any, defaults: Mapping[str, Any]) -> dic
 
 
 # Training settings added after configs were saved without them, with the value those runs trained with
-_ADDED_TRAINING_KEYS = {"agc_exclude_items": True, "drop_last": False}
+_ADDED_TRAINING_KEYS = {"agc_exclude_items": True, "drop_last": False, "stop_rule": "selected_metric"}
 
 
 def _with_added_training_keys(training: Any) -> Any:  # noqa: ANN401 - checked by _checked_values

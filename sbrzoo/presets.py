@@ -37,7 +37,12 @@ class TrainingSettings:
         lr_step, lr_gamma: ``lr * lr_gamma ** floor((epoch + lr_step_offset) / lr_step)``; 0 = constant.
         lr_step_offset: 1 reproduces the released SR-GNN-family code, which steps its scheduler at
             the start of every epoch (docs/MODELS.md §4.3).
-        patience: Epochs without a better validation score before stopping.
+        patience: Epochs without a better validation score before stopping (counted by ``stop_rule``).
+        stop_rule: What counts against the patience (:data:`STOP_RULES`, docs/MODELS.md §4.3):
+            ``"selected_metric"`` an epoch that does not raise the selection metric, reset by one that
+            does; ``"any_metric"`` (LESSR's code) an epoch that raises none of the metrics, reset by
+            one that raises any; ``"never_reset"`` (the SR-GNN family's code) an epoch that reaches
+            neither the best HR@20 nor the best MRR@20 so far, never reset.
         agc_clipping, agc_eps: Adaptive Gradient Clipping, for models that use it (docs/MODELS.md §4.4).
         drop_last: Each epoch leaves out the smaller last batch of the shuffled examples (LESSR's
             DataLoader does; the SR-GNN family trains on it).
@@ -54,6 +59,7 @@ class TrainingSettings:
     lr_gamma: float = 0.1
     lr_step_offset: int = 0
     patience: int = 10
+    stop_rule: str = "selected_metric"
     drop_last: bool = False
     agc_clipping: float = 0.01
     agc_eps: float = 1e-3
@@ -64,6 +70,7 @@ class TrainingSettings:
 
 
 TRAINING_FIELDS = tuple(f.name for f in fields(TrainingSettings))
+STOP_RULES = ("selected_metric", "any_metric", "never_reset")
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ _LESSR = replace(_SRGNN, batch_size=512, epochs=30, optimizer="adamw", lr=1e-3, 
 _LESSR_SETTINGS = {"dim": 32, "num_layers": 3, "dropout": 0.2, "max_norm": 1.0}
 # The released TAGNN++ code (docs/MODELS.md §4.2, P10): widths swapped between datasets, always 2 heads,
 # non-hybrid readout, lr 1e-3, L2 1e-5, 30 epochs; every SR-GNN-family code steps its schedule one epoch early.
-_CODE = replace(_SRGNN, lr_step_offset=1)
+_CODE = replace(_SRGNN, lr_step_offset=1, stop_rule="never_reset")
 _TAGNNPP_CODE = replace(_CODE, batch_size=50)
 # GC-SAN (Xu et al., IJCAI 2019; docs/MODELS.md §3.8.5). Block (§3 of the paper): one head, d x d feed-forward --
 # fixed by the part. omega: the paper's parameter study suggests 0.4-0.8 (as RecBole's GCSAN config quotes it);
@@ -240,3 +247,5 @@ def validate_values(settings: Mapping[str, Any], training: TrainingSettings) -> 
             raise ConfigError(f"{key} must be in [0, 1), got {settings[key]}")
     if training.optimizer not in ("adam", "adamw"):
         raise ConfigError(f"optimizer must be 'adam' or 'adamw', got {training.optimizer!r}")
+    if training.stop_rule not in STOP_RULES:
+        raise ConfigError(f"stop_rule must be one of {', '.join(STOP_RULES)}, got {training.stop_rule!r}")

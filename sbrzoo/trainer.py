@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -38,7 +38,7 @@ from sbrzoo.run_record import RANKS_FILE, environment_info, save_ranks, save_tor
 from sbrzoo.seed import seed_everything
 from sbrzoo.step import clipped_parameters, first_non_finite, train_step
 
-__all__ = ["Trainer", "TrainResult", "build_optimizer", "load_optimizer_state", "learning_rate"]
+__all__ = ["Trainer", "TrainResult", "build_optimizer", "load_optimizer_state", "learning_rate", "stale_epochs"]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,28 @@ def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimize
         groups = [{"params": decayed, "weight_decay": hp.weight_decay}, {"params": plain, "weight_decay": 0.0}]
         return torch.optim.AdamW(groups, lr=hp.lr, **fused)
     return torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, **fused)
+
+
+def stale_epochs(rule: str, stale: int, improved: bool, earlier: Sequence[dict[str, Any]], record: dict[str, Any],
+                 split: str) -> int:
+    """The epochs counted against the patience after ``record`` (the ``stale`` ones before it), by the
+    training setting ``stop_rule`` (docs/MODELS.md §4.3).
+
+    Args:
+        improved: ``record`` raised the selection score.
+        earlier: The records of the epochs before ``record``.
+        split: The split the epochs are selected on (``"valid"``, ``"test"``; ``"last"`` has no
+            metrics, so every rule counts as ``"selected_metric"`` there).
+    """
+    if rule == "selected_metric" or split not in record:
+        return 0 if improved else stale + 1
+    now, before = record[split], [epoch[split] for epoch in earlier if split in epoch]
+    best = {name: max(metrics[name] for metrics in before) for name in now} if before else {}
+    if rule == "any_metric":  # LESSR's code: any metric strictly better resets the count
+        return 0 if not best or any(now[name] > best[name] for name in now) else stale + 1
+    # the SR-GNN family's code: reaching the best HR@20 or MRR@20 (ties count) is no bad epoch; never reset
+    reached = not best or now["HR@20"] >= best["HR@20"] or now["MRR@20"] >= best["MRR@20"]
+    return stale if reached else stale + 1
 
 
 def learning_rate(config: RunConfig, epoch: int) -> float:
@@ -201,11 +223,11 @@ class Trainer:
             record = self._train_epoch(epoch, optimizer)
             score = self._select_score(record)
             improved = score > result.best_score or result.best_epoch is None
+            stale = stale_epochs(self.config.training.stop_rule, stale, improved, result.epochs, record,
+                                 self.config.select_on)
             if improved:
-                result.best_score, result.best_epoch, stale = score, epoch + 1, 0
+                result.best_score, result.best_epoch = score, epoch + 1
                 self._save_best(epoch + 1)
-            else:
-                stale += 1
             result.epochs.append(record)
             self._save_last(epoch + 1, optimizer, result, stale)
             self._write_record(result)

@@ -155,3 +155,29 @@ def test_lessr_leaves_out_the_smaller_last_batch_as_its_code_does(tmp_path: Path
         assert config.training.drop_last == (name == "lessr")
         trained[name] = Trainer(config, dataset, tmp_path / name).fit().epochs[0]["train_examples"]
     assert len(EXAMPLES) == 7 and trained == {"lessr": 6, "srgnn": 7}
+
+
+def test_the_three_stopping_rules_count_the_epochs_of_their_code() -> None:
+    """Validation HR@20 / MRR@20 over 6 epochs; the selection metric is HR@20."""
+    from sbrzoo.errors import ConfigError
+    from sbrzoo.trainer import stale_epochs
+
+    history = [(50.0, 17.0), (49.0, 16.0), (51.0, 17.5), (50.5, 17.8), (51.0, 17.0), (50.0, 16.0)]
+    records = [{"epoch": i + 1, "valid": {"HR@20": hr, "MRR@20": mrr}} for i, (hr, mrr) in enumerate(history)]
+
+    def counts(rule: str) -> list[int]:
+        stale, best, out = 0, -1.0, []
+        for i, record in enumerate(records):
+            improved = record["valid"]["HR@20"] > best
+            best = max(best, record["valid"]["HR@20"])
+            stale = stale_epochs(rule, stale, improved, records[:i], record, "valid")
+            out.append(stale)
+        return out
+
+    assert counts("selected_metric") == [0, 1, 0, 1, 2, 3]  # epoch 5 only ties HR@20
+    assert counts("any_metric") == [0, 1, 0, 0, 1, 2]  # epoch 4 raises MRR@20
+    assert counts("never_reset") == [0, 1, 1, 1, 1, 2]  # epochs 2 and 6 reach neither best; a tie counts (5)
+    assert run_config("srgnn_ref", "diginetica").training.stop_rule == "never_reset"
+    assert run_config("srgnn", "diginetica").training.stop_rule == "selected_metric"
+    with pytest.raises(ConfigError, match="stop_rule must be one of selected_metric, any_metric, never_reset"):
+        run_config("srgnn", "diginetica", stop_rule="never")
