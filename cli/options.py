@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from sbrzoo.config import PLACE_FIELDS, RUN_DEFAULTS, SELECT_ON
-from sbrzoo.models import list_models
+from sbrzoo.config import BACKENDS, ENGINES, PLACE_FIELDS, RUN_DEFAULTS, SELECT_ON, VALID_SPLITS
+from sbrzoo.models import FIDELITIES, list_models
 
 DEFAULT_SEED = 1  # one default for train, ablation and reproduce (the reproduction's first seed)
 MAX_SEED = 2**32 - 1  # numpy and torch take seeds up to this
@@ -34,14 +34,14 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "patience": click.option(
         "--patience", type=click.IntRange(min=1), default=None, help="Early-stopping patience (epochs)."),
     "fidelity": click.option(
-        "--fidelity", type=click.Choice(["paper", "reference"]), default=None,
+        "--fidelity", type=click.Choice(FIDELITIES), default=None,
         help="paper: the described model; reference: its variant that behaves as the released code "
              "(MODEL_ref, see `sbrzoo models '*_ref'`)."),
     "set": click.option(
         "--set", "set_", multiple=True, metavar="NAME=VALUE",
         help="Any setting of the model or its training (see `sbrzoo models MODEL --dataset D`); repeatable."),
     "valid_split": click.option(
-        "--valid-split", type=click.Choice(["last_sessions", "random", "none"]), default=RUN_DEFAULTS["valid_split"],
+        "--valid-split", type=click.Choice(VALID_SPLITS), default=RUN_DEFAULTS["valid_split"],
         show_default=True,
         help="last_sessions: the last sessions of training (leak-free); random: prefixes drawn at random "
              "as the reference scripts do (leaky). --valid-fraction sets the share."),
@@ -63,11 +63,11 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
         "--deterministic", is_flag=True,
         help="GPU: deterministic kernels where torch has them (slower); CPU runs repeat exactly anyway."),
     "engine": click.option(
-        "--engine", type=click.Choice(["eager", "static"]), default="eager", show_default=True,
+        "--engine", type=click.Choice(ENGINES), default="eager", show_default=True,
         help="static: batches of a few padded shapes built on the device, each shape's whole step captured "
              "as a CUDA graph on a GPU (torch backend; the engine column of `sbrzoo models` says what it trains)."),
     "backend": click.option(
-        "--backend", type=click.Choice(["dgl", "torch"]), default=None,
+        "--backend", type=click.Choice(BACKENDS), default=None,
         help="Graph backend (default: dgl where it imports, else torch)."),
     "seed": click.option("--seed", type=click.IntRange(0, MAX_SEED), default=DEFAULT_SEED, show_default=True,
                          help="Seed of every random choice (0 .. 2^32-1)."),
@@ -97,7 +97,7 @@ def loaded_run_options(*, placement: bool = True) -> Callable[[Callable], Callab
         options += [
             click.option("--device", default=None,
                          help="cpu, cuda, cuda:N or auto (default: where it was trained, else the CPU)."),
-            click.option("--backend", type=click.Choice(["dgl", "torch"]), default=None,
+            click.option("--backend", type=click.Choice(BACKENDS), default=None,
                          help="Override the graph backend."),
         ]
 

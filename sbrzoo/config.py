@@ -12,9 +12,13 @@ from typing import Any
 from sbrzoo.errors import ConfigError
 from sbrzoo.presets import TRAINING_FIELDS, TrainingSettings
 
-__all__ = ["RunConfig", "SELECT_ON", "PLACE_FIELDS", "RUN_DEFAULTS"]
+__all__ = ["RunConfig", "SELECT_ON", "VALID_SPLITS", "BACKENDS", "ENGINES", "PLACE_FIELDS", "RUN_DEFAULTS"]
 
+# The choices of a run's fields, here (no torch import) for the CLI's options as for the code that runs them
 SELECT_ON = ("valid", "test", "last")
+VALID_SPLITS = ("last_sessions", "random", "none")  # sbrzoo.data.splits
+BACKENDS = ("dgl", "torch")  # sbrzoo.graph.backends
+ENGINES = ("eager", "static")  # the eager step on collated batches, or sbrzoo.engine.step's static-shape one
 # Where and how a run executes, not what it computes: a run may be resumed on another machine, device or engine.
 PLACE_FIELDS = ("data_dir", "device", "backend", "num_workers", "eval_batch_size", "deterministic", "engine")
 # The protocol's defaults, the CLI's too: validation on the last 10% of training sessions, selected on HR@20.
@@ -69,7 +73,6 @@ class RunConfig:
     engine: str = "eager"
 
     def __post_init__(self) -> None:
-        from sbrzoo.engine.step import ENGINES
         from sbrzoo.models import get_spec, list_models
 
         if self.engine not in ENGINES:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from sbrzoo.config import VALID_SPLITS
 from sbrzoo.data.examples import Examples
 from sbrzoo.data.sources import SESSIONS_FILE, Sessions
 from sbrzoo.errors import ConfigError, DataError, unknown_name
 
 __all__ = ["VALID_SPLITS", "check_split", "split_last_sessions", "split_random", "validation_split"]
 
-VALID_SPLITS = ("last_sessions", "random", "none")
 
 
 def check_split(method: str, fraction: float) -> None:

@@ -27,12 +27,9 @@ from sbrzoo.engine.static_batch import BatchShape, DeviceExamples, build_static_
 from sbrzoo.presets import TrainingSettings
 from sbrzoo.step import first_non_finite, train_step
 
-__all__ = ["StaticEngine", "ENGINES"]
+__all__ = ["StaticEngine"]
 
 log = logging.getLogger(__name__)
-
-#: ``--engine`` choices: the eager step on collated batches, or this module's static-shape step.
-ENGINES = ("eager", "static")
 
 
 class StaticEngine:

@@ -9,11 +9,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from sbrzoo.config import BACKENDS
 from sbrzoo.errors import ConfigError, unknown_name
 
 __all__ = ["BACKENDS", "dgl_available", "resolve_backend", "build_graph"]
 
-BACKENDS = ("dgl", "torch")
 
 
 @functools.cache

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sbrzoo.models._registry import ModelSpec, get_spec, list_models, register
+from sbrzoo.models._registry import FIDELITIES, ModelSpec, get_spec, list_models, register
 
-__all__ = ["ModelSpec", "get_spec", "list_models", "register", "create_model"]
+__all__ = ["ModelSpec", "FIDELITIES", "get_spec", "list_models", "register", "create_model"]
 
 
 def __getattr__(name: str):  # noqa: ANN202 - lazy import keeps `import sbrzoo.models` torch-free

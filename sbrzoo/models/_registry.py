@@ -12,13 +12,14 @@ from typing import Any
 from sbrzoo.errors import ConfigError, unknown_name
 from sbrzoo.models._parts import get_part, load_builtins
 
-__all__ = ["ModelSpec", "COMPOSITION", "INITS", "register", "get_spec", "list_models"]
+__all__ = ["ModelSpec", "COMPOSITION", "INITS", "FIDELITIES", "register", "get_spec", "list_models"]
 
 _REGISTRY: dict[str, ModelSpec] = {}
 COMPOSITION = "sbrzoo.models.session_model:SessionModel"
 # How a composition's parameters start (docs/MODELS.md §3.6): "uniform": U(±1/sqrt(d)) except LayerNorm
 # (SR-GNN family); "uniform_all": LayerNorm too (the released TAGNN++ code, P11); "default": PyTorch's (LESSR).
 INITS = ("uniform", "uniform_all", "default")
+FIDELITIES = ("paper", "reference")  # the described model, or a variant that behaves as the released code
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def register(spec: ModelSpec) -> ModelSpec:
     """Add ``spec`` to the registry and return it.
 
     Raises:
-        ConfigError: the name is taken or not lowercase ``[a-z0-9_]``; the init is unknown; two
+        ConfigError: the name is taken or not lowercase ``[a-z0-9_]``; the init or fidelity is unknown; two
             parts declare one setting with different defaults.
         UnknownNameError: a part name is not registered for its kind.
     """
@@ -122,6 +123,8 @@ def register(spec: ModelSpec) -> ModelSpec:
         raise ConfigError(f"model name {spec.name!r} must be lowercase letters, digits and '_'")
     if spec.init not in INITS:
         raise ConfigError(f"model {spec.name!r}: init must be one of {INITS}, got {spec.init!r}")
+    if spec.fidelity not in FIDELITIES:
+        raise ConfigError(f"model {spec.name!r}: fidelity must be one of {FIDELITIES}, got {spec.fidelity!r}")
     if spec.composed and spec.readout is None:
         raise ConfigError(f"model {spec.name!r}: a composition needs a readout")
     seen: dict[str, tuple[str, Any]] = {}

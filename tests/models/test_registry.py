@@ -66,6 +66,8 @@ def test_duplicate_and_invalid_registrations_are_refused() -> None:
         register(ModelSpec("srgnn", "SR-GNN", "again", "srgnn", readout="soft_attention"))
     with pytest.raises(ConfigError, match="needs a readout"):
         register(ModelSpec("no_readout", "x", "no readout", "srgnn"))
+    with pytest.raises(ConfigError, match="fidelity must be one of"):
+        register(ModelSpec("misspelt", "x", "a fidelity typo", "srgnn", readout="soft_attention", fidelity="refrence"))
     with pytest.raises(ConfigError, match="kind must be one of"):
         register_part(PartSpec("pooling", "mean", "m:C", "a kind that does not exist"))
     with pytest.raises(ConfigError, match="already registered"):
