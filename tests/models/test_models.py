@@ -50,6 +50,20 @@ def test_forward_backward_and_step(name: str) -> None:
     assert all(not torch.equal(a, p) for a, (_, p) in zip(before, used))
 
 
+@pytest.mark.parametrize("name", NEURAL)
+def test_scores_do_not_depend_on_the_targets(name: str) -> None:
+    """The next item must not leak into its own score: other targets, or none at inference, give the same logits."""
+    import dataclasses
+
+    model = make_model(name).eval()
+    batch = make_batch(name, "torch")
+    with torch.no_grad():
+        model(batch)  # LESSR's max_norm lookup renormalises the rows it reads in place, once
+        scores = model(batch)
+        for targets in (torch.roll(batch.targets, 1), torch.ones_like(batch.targets), None):
+            assert torch.equal(model(dataclasses.replace(batch, targets=targets)), scores)
+
+
 @pytest.mark.parametrize("name", [name for name in NEURAL if get_spec(name).graph_kinds])  # others build no graph
 def test_backends_give_the_same_scores_and_gradients(name: str) -> None:
     model = make_model(name).eval()
