@@ -192,3 +192,35 @@ def test_diginetica_splits(shared_datasets: Path) -> None:
 def test_yoochoose1_64_figures(shared_datasets: Path) -> None:
     dataset = load_dataset("yoochoose1_64", valid_split="none")
     assert (len(dataset.train), len(dataset.test), dataset.num_items) == (369_859, 55_898, 37_483)
+
+
+def _prefix_facts(examples) -> tuple[int, int, float]:  # noqa: ANN001 - Examples
+    """Longest prefix, most distinct items in one prefix, and the % of examples whose target is in its prefix."""
+    owner = np.repeat(np.arange(len(examples)), examples.lengths)  # the example of every click
+    width = int(max(examples.items.max(), examples.targets.max())) + 1
+    clicks = np.unique(owner * width + examples.items)  # distinct (example, item) pairs
+    distinct = np.bincount(clicks // width, minlength=len(examples))
+    in_prefix = np.isin(np.arange(len(examples)) * width + examples.targets, clicks)
+    return int(examples.lengths.max()), int(distinct.max()), round(100 * in_prefix.mean(), 1)
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize(("name", "train", "test", "in_prefix"), [
+    ("diginetica", (69, 68), (40, 40), 20.5),
+    ("yoochoose1_64", (145, 138), (73, 73), 26.6),
+])
+def test_the_measured_facts_of_docs_models_hold(shared_datasets: Path, name: str, train: tuple, test: tuple,
+                                                 in_prefix: float) -> None:
+    """docs/MODELS.md §1.5: the longest prefixes, the most distinct items in one prefix, the share of
+    test targets already in their prefix; on Yoochoose 1/64, the test targets never seen in training."""
+    dataset = load_dataset(name, valid_split="none")
+    assert _prefix_facts(dataset.train)[:2] == train
+    assert _prefix_facts(dataset.test) == (*test, in_prefix)
+    if name == "yoochoose1_64":
+        seen = np.union1d(dataset.train.items, dataset.train.targets)
+        unseen_target = ~np.isin(dataset.test.targets, seen)
+        assert (int(unseen_target.sum()), len(np.unique(dataset.test.targets[unseen_target]))) == (412, 306)
+        owner = np.repeat(np.arange(len(dataset.test)), dataset.test.lengths)
+        touching = unseen_target.copy()
+        touching[owner[~np.isin(dataset.test.items, seen)]] = True
+        assert int(touching.sum()) == 1_657
