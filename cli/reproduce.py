@@ -7,12 +7,15 @@ import importlib.util
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cli.options import DEFAULT_SEED, build_config, expand_models, jobs_option, parse_seeds, training_options
 from sbrzoo.models.families import TABLE_I_MODELS, TABLE_II_MODELS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _FIXED = ("dataset", "data_dir", "seed", "select_on", "track_test")
 
@@ -22,6 +25,22 @@ def _names(_: click.Context, __: click.Parameter, value: str) -> list[str]:
     if not names:
         raise click.BadParameter("give at least one name")
     return names
+
+
+def _test_sessions(run: Path, data_root: Path | None) -> np.ndarray | None:
+    """The test session of every test example of the run in ``run`` (its data from ``data_root`` when
+    given, else from where it was trained), or None where that data is not found or not grouped."""
+    from sbrzoo.config import RunConfig
+    from sbrzoo.data.registry import load_dataset
+    from sbrzoo.errors import DataError
+
+    config = RunConfig.load(run / "config.json")
+    data_dir = data_root / config.dataset if data_root and config.dataset != "synthetic" else config.data_dir
+    try:
+        dataset = load_dataset(config.dataset, data_dir=Path(data_dir) if data_dir else None, valid_split="none")
+    except DataError:
+        return None
+    return dataset.test.sessions()
 
 
 @click.command("reproduce", short_help="Train Table I/II cells over datasets and seeds; compare with the paper.")
@@ -96,8 +115,13 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     if importlib.util.find_spec("scipy") is None:
         console.print("[yellow]scipy is not installed: paired tests skipped[/]")
     else:
-        comparisons = [c for row in rows if row.model == compare[0]
-                       for c in compare_models(runs_dir, row.dataset, *compare, row.seeds)]
+        for row in (row for row in rows if row.model == compare[0] and compare[1] in on_disk.get(row.dataset, {})):
+            sessions = _test_sessions(run_folder(runs_dir / row.dataset, row.model, row.seeds[0]), data_root)
+            if sessions is None:
+                say(f"paired tests on {row.dataset} skipped: its test split is not found or not in SR-GNN's "
+                    "order, so its examples cannot be grouped by session")
+            else:
+                comparisons += compare_models(runs_dir, row.dataset, *compare, row.seeds, sessions)
     # the settings of every cell in the table, from its first seed's folder
     configs = {dataset: {name: RunConfig.load(run_folder(runs_dir / dataset, name, cell_seeds[0]) / "config.json")
                          for name, cell_seeds in by_model.items()} for dataset, by_model in on_disk.items()}

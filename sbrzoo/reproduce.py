@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sbrzoo.data.pickles import atomic_write_bytes
 from sbrzoo.errors import DataError
 from sbrzoo.figures import pyplot, save_figure
@@ -29,9 +31,11 @@ class PairedComparison:
     """Model ``a`` against model ``b`` on the same test examples of one seed.
 
     Attributes:
+        num_sessions: The test sessions the examples come from: the paired observations.
         difference: ``a - b`` in points for HR@k and MRR@k.
-        p_value: HR@k: exact McNemar test on the examples only one model hits; MRR@k: Wilcoxon
-            signed-rank test on the per-example reciprocal ranks (examples with equal values dropped).
+        p_value: Wilcoxon signed-rank tests over the sessions of the per-session mean hit (HR@k) and
+            mean reciprocal rank (MRR@k), sessions where the two models are equal left out
+            (:func:`sbrzoo.significance.paired_comparison`).
     """
 
     dataset: str
@@ -39,16 +43,21 @@ class PairedComparison:
     model_a: str
     model_b: str
     num_examples: int
+    num_sessions: int
     difference: dict[str, float]
     p_value: dict[str, float]
 
 
-def compare_models(runs_dir: Path, dataset: str, model_a: str, model_b: str,
-                   seeds: Sequence[int]) -> list[PairedComparison]:
+def compare_models(runs_dir: Path, dataset: str, model_a: str, model_b: str, seeds: Sequence[int],
+                   sessions: np.ndarray) -> list[PairedComparison]:
     """Paired comparisons for every seed where both models have finished (saved test ranks).
 
+    Args:
+        sessions: (E,) the test session of every test example (:meth:`Examples.sessions`).
+
     Raises:
-        DataError: a ranks file cannot be read, or the two rank different test sets.
+        DataError: a ranks file cannot be read, or the two rank different test sets (or another
+            one than ``sessions``).
     """
     comparisons = []
     for seed in seeds:
@@ -56,11 +65,12 @@ def compare_models(runs_dir: Path, dataset: str, model_a: str, model_b: str,
         if not all(path.is_file() for path in paths):
             continue
         ranks_a, ranks_b = (load_ranks(path) for path in paths)
-        if ranks_a.shape != ranks_b.shape:
-            raise DataError(f"{paths[0]} and {paths[1]} rank different test sets "
-                             f"({len(ranks_a)} vs {len(ranks_b)} examples)")
-        difference, p_value = paired_comparison(ranks_a, ranks_b)
-        comparisons.append(PairedComparison(dataset, seed, model_a, model_b, len(ranks_a), difference, p_value))
+        if not len(ranks_a) == len(ranks_b) == len(sessions):
+            raise DataError(f"{paths[0]} and {paths[1]} rank different test sets ({len(ranks_a)} and "
+                            f"{len(ranks_b)} examples; the {dataset} test split has {len(sessions)})")
+        difference, p_value = paired_comparison(ranks_a, ranks_b, sessions)
+        comparisons.append(PairedComparison(dataset, seed, model_a, model_b, len(ranks_a), int(sessions.max()) + 1,
+                                            difference, p_value))
     return comparisons
 
 
@@ -176,13 +186,16 @@ def markdown(rows: Sequence[Cell], comparisons: Sequence[PairedComparison], extr
                   *(f"- {dataset} {get_spec(name).label} (`--models {name} --datasets {dataset}`)"
                     for dataset, name in not_run)]
     if comparisons:
-        lines += ["", "## Paired tests on the test examples", "",
-                  "| dataset | seed | a − b | examples | ΔHR@20 | p (McNemar) | ΔMRR@20 | p (Wilcoxon) |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["", "## Paired tests on the test sessions", "",
+                  "Each test session is one paired observation (its prefixes are not independent): "
+                  "two-sided Wilcoxon signed-rank tests of the per-session mean hit at 20 and mean "
+                  "reciprocal rank at 20.", "",
+                  "| dataset | seed | a − b | examples | sessions | ΔHR@20 | p | ΔMRR@20 | p |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for c in comparisons:
             lines.append(
                 f"| {c.dataset} | {c.seed} | {get_spec(c.model_a).label} − {get_spec(c.model_b).label} "
-                f"| {c.num_examples} "
+                f"| {c.num_examples} | {c.num_sessions} "
                 f"| {c.difference['HR@20']:+.2f} | {c.p_value['HR@20']:.3g} "
                 f"| {c.difference['MRR@20']:+.2f} | {c.p_value['MRR@20']:.3g} |")
     return "\n".join(lines) + "\n"

@@ -22,7 +22,7 @@ def test_paired_comparison_counts_hits_and_reciprocal_ranks() -> None:
     difference, p_value = paired_comparison(ranks_a, ranks_b, k=20)
     assert difference["HR@20"] == pytest.approx(0.0)  # each model alone hits one example
     assert difference["MRR@20"] == pytest.approx(100 * ((1 + 1 / 2 + 1 / 5) - (1 / 4 + 1 + 1 / 5)) / 4)
-    assert p_value["HR@20"] == pytest.approx(1.0)  # McNemar on 1 vs 1 discordant examples
+    assert p_value["HR@20"] == pytest.approx(1.0)  # one session per example: McNemar on 1 vs 1 discordant
 
 
 def test_paired_comparison_detects_a_consistent_winner() -> None:
@@ -32,6 +32,18 @@ def test_paired_comparison_detects_a_consistent_winner() -> None:
     assert difference == {"HR@20": pytest.approx(100.0), "MRR@20": pytest.approx(100.0)}
     assert p_value["HR@20"] == pytest.approx(2 * 0.5**10)  # exact two-sided binomial, 10 of 10
     assert p_value["MRR@20"] < 0.01
+
+
+def test_the_prefixes_of_one_session_are_one_observation() -> None:
+    """10 examples from 2 sessions are 2 paired observations, not 10: the same consistent winner is
+    then no evidence (two-sided Wilcoxon on 2 of 2 positive sessions: p = 1/2)."""
+    ranks_a, ranks_b = np.ones(10, dtype=np.int32), np.full(10, 50, dtype=np.int32)
+    sessions = np.repeat([0, 1], [4, 6])
+    difference, p_value = paired_comparison(ranks_a, ranks_b, sessions)
+    assert difference == {"HR@20": pytest.approx(100.0), "MRR@20": pytest.approx(100.0)}  # means over examples
+    assert p_value == {"HR@20": pytest.approx(0.5), "MRR@20": pytest.approx(0.5)}
+    with pytest.raises(ValueError, match="session of each of the 10 examples"):
+        paired_comparison(ranks_a, ranks_b, sessions[:9])
 
 
 def test_identical_models_are_not_different() -> None:
@@ -48,11 +60,15 @@ def test_mismatched_test_sets_are_refused(tmp_path: Path) -> None:
         folder = tmp_path / "synthetic" / model / "seed-1"
         folder.mkdir(parents=True)
         save_ranks(folder / RANKS_FILE, torch.arange(1, count + 1))
+    sessions = np.arange(5)
     with pytest.raises(DataError, match="rank different test sets"):
-        compare_models(tmp_path, "synthetic", "tagnnpp", "tagnn", [1])
+        compare_models(tmp_path, "synthetic", "tagnnpp", "tagnn", [1], sessions)
+    save_ranks(tmp_path / "synthetic" / "tagnn" / "seed-1" / RANKS_FILE, torch.arange(1, 6))
+    with pytest.raises(DataError, match="the synthetic test split has 4"):  # ranks of another test split
+        compare_models(tmp_path, "synthetic", "tagnnpp", "tagnn", [1], sessions[:4])
     (tmp_path / "synthetic" / "tagnn" / "seed-1" / RANKS_FILE).write_bytes(b"\x93NUMPY damaged")
     with pytest.raises(DataError, match=r"tagnn/seed-1/test_ranks.npy: cannot read the test ranks"):
-        compare_models(tmp_path, "synthetic", "tagnnpp", "tagnn", [1])
+        compare_models(tmp_path, "synthetic", "tagnnpp", "tagnn", [1], sessions)
 
 
 def _write_run(folder: Path, hr: float, best_epoch: int, epochs: list[float], finished: bool = True,

@@ -74,6 +74,36 @@ class Examples:
         items = self.items[np.repeat(starts, lengths) + within]
         return Examples(items, offsets, self.targets[indices])
 
+    def sessions(self) -> np.ndarray | None:
+        """The session of every example, for examples in :meth:`augment`'s order (each session's prefixes
+        longest first, down to one click: the order of SR-GNN's ``test.txt``), else None.
+
+        A session ends with its one-click prefix; inside one, every example is the one before it without
+        its last click, which was the next one's target. None when the examples do not chain so (another
+        order: the examples cannot be grouped by session).
+
+        Returns:
+            (num examples,) int64 session index ``0..S-1``, or None.
+        """
+        lengths = self.lengths
+        if not len(lengths) or lengths[-1] != 1:
+            return None
+        new_session = np.r_[True, lengths[:-1] == 1]  # (E,)
+        follows = np.flatnonzero(~new_session)  # examples that continue the session of the one before
+        before = follows - 1
+        if np.any(lengths[follows] != lengths[before] - 1):
+            return None
+        last_click = self.items[self.offsets[before] + lengths[before] - 1]
+        if np.any(self.targets[follows] != last_click):
+            return None
+        within = np.arange(int(lengths[follows].sum()), dtype=np.int64) - np.repeat(
+            np.cumsum(lengths[follows]) - lengths[follows], lengths[follows])
+        mine = np.repeat(self.offsets[follows], lengths[follows]) + within
+        theirs = np.repeat(self.offsets[before], lengths[follows]) + within
+        if np.any(self.items[mine] != self.items[theirs]):
+            return None
+        return np.cumsum(new_session) - 1
+
     def max_item(self) -> int:
         """Largest item id among prefixes and targets (0 when empty)."""
         largest = [int(a.max()) for a in (self.items, self.targets) if a.size]

@@ -33,6 +33,8 @@ def test_short_reproduction_tabulates_compares_and_resumes(tmp_path: Path) -> No
         assert row["best_test"]["HR@20"] >= row["mean"]["HR@20"] - 1e-9
         assert row["paper"] == {} and not row["pending"]
     assert [(p["seed"], p["model_a"], p["model_b"]) for p in report["paired"]] == [(1, "tagnnpp", "tagnn")]
+    [paired] = report["paired"]  # one observation per test session, not per prefix
+    assert 0 < paired["num_sessions"] < paired["num_examples"] == 7_403
     with (tmp_path / "reproduction.csv").open() as handle:
         assert [r["model"] for r in csv.DictReader(handle)] == ["tagnn", "tagnnpp"]
     text = (tmp_path / "reproduction.md").read_text()
