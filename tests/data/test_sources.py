@@ -192,3 +192,13 @@ def test_session_recovery_rejects_broken_runs(prefixes: list, targets: list) -> 
 
 def test_session_recovery_of_an_empty_file() -> None:
     assert len(sessions_from_examples(Examples.from_lists([], []))) == 0
+
+
+def test_examples_in_augmentation_order_are_regrouped_by_session() -> None:
+    from sbrzoo.data.examples import Examples
+
+    assert Examples.augment([[1, 2, 3, 4], [5, 6], [7, 8, 9]]).sessions().tolist() == [0, 0, 0, 1, 2, 2]
+    # not SR-GNN's order: a prefix that is not the one before without its last click, a target that is
+    # not that click, a session without its one-click prefix
+    for prefixes, targets in (([[1, 2], [5]], [3, 2]), ([[1, 2], [1]], [3, 9]), ([[1, 2]], [3])):
+        assert Examples.from_lists(prefixes, targets).sessions() is None
