@@ -195,8 +195,6 @@ def test_session_recovery_of_an_empty_file() -> None:
 
 
 def test_examples_in_augmentation_order_are_regrouped_by_session() -> None:
-    from sbrzoo.data.examples import Examples
-
     assert Examples.augment([[1, 2, 3, 4], [5, 6], [7, 8, 9]]).sessions().tolist() == [0, 0, 0, 1, 2, 2]
     # not SR-GNN's order: a prefix that is not the one before without its last click, a target that is
     # not that click, a session without its one-click prefix
