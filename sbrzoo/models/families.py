@@ -248,6 +248,11 @@ register(ModelSpec(
     paper="Garg et al., Sequence and Time Aware Neighborhood for Session-based Recommendations, SIGIR 2019",
 ))
 register(ModelSpec(
+    "vstan", "V-STAN", "V-STAN: STAN with V-SKNN's decay of the most recent shared click and IDF boost", "vstan",
+    model_class=f"{_NB}.session_knn:VSTAN", own_settings=_COUNTING["vstan"],
+    paper="Ludewig, Latifi & Jannach, Empirical Analysis of Session-Based Recommendation Algorithms, UMUAI 2021",
+))
+register(ModelSpec(
     "sr", "SR", "SR: sequential rules from the last click to the items that followed it", "sr",
     model_class=f"{_NB}.item_based:SequentialRules", own_settings=_COUNTING["sr"],
     paper="Kamehkhosh et al., A Comparison of Frequent Pattern Techniques and a Deep Learning Method "

@@ -19,7 +19,7 @@ from sbrzoo.data.loader import batch_indices, make_loader
 from sbrzoo.data.registry import load_dataset
 from sbrzoo.evaluator import evaluate
 from sbrzoo.models import create_model, get_spec, list_models
-from sbrzoo.models.neighbourhood import SKNN, STAN, VSKNN, ItemKNN, SequentialRules, SessionPop
+from sbrzoo.models.neighbourhood import SKNN, STAN, VSKNN, VSTAN, ItemKNN, SequentialRules, SessionPop
 from sbrzoo.models.neighbourhood._common import Queries, training_sessions
 from sbrzoo.models.neighbourhood.presets import (
     DATASET_SETTINGS,
@@ -30,10 +30,11 @@ from sbrzoo.models.neighbourhood.presets import (
     SKNNParams,
     STANParams,
     VSKNNParams,
+    VSTANParams,
 )
 from sbrzoo.presets import resolve_settings
 
-NAMES = ["spop", "itemknn", "sr", "sknn", "vsknn", "stan"]
+NAMES = ["spop", "itemknn", "sr", "sknn", "vsknn", "stan", "vstan"]
 NUM_ITEMS = 11  # item 10 is clicked only in test prefixes, 11 never
 SESSIONS = [
     [1, 2, 3, 4], [2, 3, 5], [1, 5, 6, 2, 5], [3, 4, 7], [6, 7, 8, 6], [2, 8, 9], [1, 3, 9, 3, 4],
@@ -99,7 +100,7 @@ def naive_knn(prefix: list[int], kind: str, p) -> dict[int, float]:  # noqa: ANN
     for position, item in enumerate(prefix, start=1):
         if kind == "vsknn":
             weights[item] = position_weight(p.weighting, position, len(prefix))
-        elif kind == "stan":
+        elif kind in ("stan", "vstan"):
             weights[item] = math.exp((position - len(prefix)) / p.lambda_spw)
     neighbours = []
     for s in candidates:
@@ -120,10 +121,10 @@ def naive_knn(prefix: list[int], kind: str, p) -> dict[int, float]:  # noqa: ANN
     scores: dict[int, float] = defaultdict(float)
     for s, sim in neighbours:
         session = SESSIONS[s]
+        recent = max(position for position, item in enumerate(prefix, start=1) if item in session)
         if kind == "vsknn":
-            step = next(d for d, item in enumerate(reversed(prefix), start=1) if item in session)
-            decay = step_decay(p.weighting_score, step)
-        if kind == "stan":
+            decay = step_decay(p.weighting_score, len(prefix) - recent + 1)
+        if kind in ("stan", "vstan"):
             last = {item: position for position, item in enumerate(session, start=1)}
             anchor = max(position for position, item in enumerate(session, start=1) if item in current)
         for item in set(session):
@@ -134,8 +135,12 @@ def naive_knn(prefix: list[int], kind: str, p) -> dict[int, float]:  # noqa: ANN
             elif kind == "vsknn":
                 idf = math.log(len(SESSIONS) / pop[item])
                 scores[item] += sim * decay * (1 + p.idf_weighting * idf)
-            else:
+            elif kind == "stan":
                 scores[item] += sim * math.exp(-abs(last[item] - anchor) / p.lambda_inh)
+            else:  # session-rec's vstan.py: the item-distance decay, the IDF boost, the recent-click decay
+                score = sim * math.exp(-abs(last[item] - anchor) / p.lambda_inh)
+                score += score * math.log(len(SESSIONS) / pop[item]) * p.lambda_idf
+                scores[item] += score * math.exp((recent - len(prefix)) / p.lambda_ipw)
     return dict(scores)
 
 
@@ -235,6 +240,18 @@ def test_stan_matches_naive(params: STANParams) -> None:
     assert_same(got, [naive_knn(p, "stan", params) for p in PREFIXES])
 
 
+@pytest.mark.parametrize("params", [
+    VSTANParams(),
+    VSTANParams(k=3, sample_size=5, lambda_spw=0.7, lambda_snh_days=1.0, train_span_days=2.0, lambda_inh=1.3,
+                lambda_ipw=0.8, lambda_idf=0.0),
+    VSTANParams(k=2, sample_size=0, lambda_spw=5, lambda_snh_days=80, train_span_days=145, lambda_inh=5,
+                lambda_ipw=5, lambda_idf=1, remind=False),
+])
+def test_vstan_matches_naive(params: VSTANParams) -> None:
+    got = model_scores(fitted(VSTAN(NUM_ITEMS, **asdict(params))))
+    assert_same(got, [naive_knn(p, "vstan", params) for p in PREFIXES])
+
+
 def test_decays_are_exercised() -> None:
     """The hand-made prefixes reach positions past 10 and neighbours whose shared click is old."""
     params = VSKNNParams(k=14, sample_size=0, weighting="same", weighting_score="linear")
@@ -294,6 +311,7 @@ def test_dataset_settings_are_recorded_with_sources() -> None:
     assert all((name, "*") in SOURCES for name in NAMES)
     assert DATASET_SETTINGS[("vsknn", "diginetica")]["k"] == 1500
     assert DATASET_SETTINGS[("stan", "yoochoose1_64")]["lambda_inh"] == 1
+    assert DATASET_SETTINGS[("vstan", "diginetica")]["lambda_ipw"] == 5
 
 
 def test_dataset_settings_reach_the_cli() -> None:

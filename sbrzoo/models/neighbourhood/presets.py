@@ -3,7 +3,7 @@ Torch-free (the registry and the CLI read it).
 
 The per-dataset values are session-rec's published configurations for the "single split" runs of
 Ludewig, Latifi & Jannach (UMUAI 2021), https://github.com/rn5l/session-rec, files
-``conf/save/diginetica/single split/single_digi_{baselines,stan}.yml`` and
+``conf/save/diginetica/single split/single_digi_{baselines,stan,vstan}.yml`` and
 ``conf/save/rsc15_64/single_rsc15_64_{baselines,stan}.yml``. They were tuned on session-rec's own
 splits of the same raw logs, not on the SR-GNN split used here. Where a file lists two STAN rows we
 take the one tuned for HR (``stan-hr``; ``stan-mrr`` is in the comment). The Yoochoose file writes
@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 __all__ = ["DATASET_SETTINGS", "DEFAULTS", "SOURCES", "ItemKNNParams", "SequentialRulesParams", "SKNNParams",
-           "STANParams", "VSKNNParams", "dataset_presets"]
+           "STANParams", "VSKNNParams", "VSTANParams", "dataset_presets"]
 
 _REPO = "session-rec (Ludewig et al., UMUAI 2021), https://github.com/rn5l/session-rec"
 
@@ -87,6 +87,17 @@ class STANParams:
     remind: bool = True
 
 
+@dataclass(frozen=True)
+class VSTANParams(STANParams):
+    """V-STAN: STAN's settings, and V-SKNN's two: λ ``lambda_ipw`` of the decay
+    ``exp((p - L) / λ)`` of the neighbour's most recent shared click at position p of the prefix's L,
+    and the IDF boost ``1 + lambda_idf · idf`` (0: off) of every item's score. session-rec's class
+    defaults (``k`` has none there: 100, as STAN's docstring says)."""
+
+    lambda_ipw: float = 1.02
+    lambda_idf: float = 5.0
+
+
 def _settings(params: Any) -> dict[str, Any]:  # noqa: ANN401 - one of the dataclasses above
     return asdict(params)
 
@@ -103,6 +114,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "sknn": _settings(SKNNParams()),
     "vsknn": _settings(VSKNNParams()),
     "stan": _settings(STANParams(train_span_days=_DIGI_DAYS)),
+    "vstan": _settings(VSTANParams(train_span_days=_DIGI_DAYS)),
 }
 
 _DIGI = "session-rec conf/save/diginetica/single split/"
@@ -114,6 +126,7 @@ SOURCES: dict[tuple[str, str], str] = {
     ("sknn", "*"): f"{_REPO}: algorithms/knn/sknn.py defaults",
     ("vsknn", "*"): f"{_REPO}: algorithms/knn/vsknn.py defaults",
     ("stan", "*"): f"{_REPO}: algorithms/knn/stan.py defaults",
+    ("vstan", "*"): f"{_REPO}: algorithms/knn/vstan.py defaults",
     ("sr", "diginetica"): _DIGI + "single_digi_baselines.yml",
     ("sknn", "diginetica"): _DIGI + "single_digi_baselines.yml",
     ("vsknn", "diginetica"): _DIGI + "single_digi_baselines.yml",
@@ -122,6 +135,9 @@ SOURCES: dict[tuple[str, str], str] = {
     ("sknn", "yoochoose1_64"): _YOO + "single_rsc15_64_baselines.yml",
     ("vsknn", "yoochoose1_64"): _YOO + "single_rsc15_64_baselines.yml",
     ("stan", "yoochoose1_64"): _YOO + "single_rsc15_64_stan.yml (stan-hr)",
+    ("vstan", "diginetica"): _DIGI + "single_digi_vstan.yml (vstan-hr)",
+    ("vstan", "yoochoose1_64"): f"{_REPO}: algorithms/knn/vstan.py defaults (no published rsc15_64 setting; "
+                                "the training span converted as for STAN)",
 }
 
 DATASET_SETTINGS: dict[tuple[str, str], dict[str, Any]] = {
@@ -139,6 +155,11 @@ DATASET_SETTINGS: dict[tuple[str, str], dict[str, Any]] = {
     # stan-mrr: k=1500, sample_size=10000, lambda_spw=1e-5, lambda_snh=2.5, lambda_inh=4
     ("stan", "yoochoose1_64"): _settings(STANParams(k=500, sample_size=5000, lambda_spw=1.0, lambda_snh_days=10.0,
                                                     train_span_days=_YOO_DAYS, lambda_inh=1.0)),
+    # vstan-mrr: k=1500, sample_size=5000, lambda_spw=1.25, lambda_snh=100, lambda_inh=10, lambda_ipw=10, lambda_idf=10
+    ("vstan", "diginetica"): _settings(VSTANParams(k=1500, sample_size=10000, lambda_spw=5.0, lambda_snh_days=80.0,
+                                                   train_span_days=_DIGI_DAYS, lambda_inh=5.0, lambda_ipw=5.0,
+                                                   lambda_idf=1.0)),
+    ("vstan", "yoochoose1_64"): _settings(VSTANParams(train_span_days=_YOO_DAYS)),
 }
 
 

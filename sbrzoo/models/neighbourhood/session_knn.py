@@ -1,20 +1,20 @@
-r"""Session-based kNN: SKNN, V-SKNN and STAN share one pipeline and differ in a few hooks.
+r"""Session-based kNN: SKNN, V-SKNN, STAN and V-STAN share one pipeline and differ in a few hooks.
 
 For a batch of B prefixes, with S training sessions (in training order, our proxy for time) and
 ``X`` the (S, N + 1) session-item incidence matrix:
 
 1. **Candidates**: the training sessions that share an item with the prefix, from one sparse
    product ``Q @ X^T`` (B, S). Its complex entries carry two channels at once, set by the model's
-   entries of Q (:meth:`_query_values`): ``|q ∩ s|``, ``Σ_{j ∈ q ∩ s} w_q(j)`` or (V-SKNN) the
-   position of the most recent shared click.
+   entries of Q (:meth:`_query_values`): ``|q ∩ s|``, ``Σ_{j ∈ q ∩ s} w_q(j)`` or (V-SKNN, V-STAN)
+   the position of the most recent shared click.
 2. **Sample**: the ``sample_size`` most recent candidates of each row (session-rec's
    ``sampling='recent'``; 0 keeps all).
 3. **Neighbours**: the ``k`` most similar (:meth:`_similarity`), ties broken towards the more
    recent session, found with a per-row partition on a dense (B, ≤ sample_size) matrix.
 4. **Scores**: SKNN and V-SKNN add a weight per neighbour (:meth:`_pair_weights`) to each of its
-   items, one product ``W @ X`` (B, N + 1); STAN's weight also depends on the item's position in
-   the neighbour, so it gathers the neighbours' (item, position) records with CSR offsets and sums
-   them. No step loops over sessions or examples.
+   items, one product ``W @ X`` (B, N + 1); the weight of STAN and V-STAN also depends on the item's
+   position in the neighbour, so they gather the neighbours' (item, position) records with CSR
+   offsets and sum them. No step loops over sessions or examples.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from sbrzoo.models.neighbourhood._common import (
     TrainingSessions,
     expand_rows,
 )
-from sbrzoo.models.neighbourhood.presets import SKNNParams, STANParams, VSKNNParams
+from sbrzoo.models.neighbourhood.presets import SKNNParams, STANParams, VSKNNParams, VSTANParams
 
-__all__ = ["STAN", "SKNN", "VSKNN", "SessionKNN"]
+__all__ = ["STAN", "SKNN", "VSKNN", "VSTAN", "SessionKNN"]
 
 
 class SessionKNN(CountingModel):
@@ -44,7 +44,7 @@ class SessionKNN(CountingModel):
     position of the item's last click in its session.
     """
 
-    def __init__(self, num_items: int, params: SKNNParams | VSKNNParams | STANParams) -> None:
+    def __init__(self, num_items: int, params: SKNNParams | VSKNNParams | STANParams | VSTANParams) -> None:
         super().__init__(num_items)
         self.params = params
         self.register_buffer("session_ptr", torch.zeros(0, dtype=torch.int64))
@@ -93,6 +93,15 @@ class SessionKNN(CountingModel):
         """(N + 1,) factor of every item's score, or None."""
         return None
 
+    def _idf_factor(self, weight: float) -> np.ndarray | None:
+        """(N + 1,) ``1 + weight · log(S / clicks(i))`` (V-SKNN's and V-STAN's IDF boost), None for 0."""
+        if not weight:
+            return None
+        def build() -> np.ndarray:
+            idf = np.log(self.num_sessions / np.maximum(self._array("popularity"), 1.0))
+            return 1.0 + weight * idf
+        return self._cached("idf_factor", build)
+
     # -- pipeline ------------------------------------------------------------------------------
     def item_scores(self, queries: Queries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores ``W @ X``: W (B, S) holds the pair weights of the neighbours (plus 1i, which
@@ -133,6 +142,19 @@ class SessionKNN(CountingModel):
         newest_first = np.cumsum(np.bincount(rows, minlength=batch))[rows] - 1 - np.arange(len(rows))
         chosen = _top_k_recent_first(batch, rows, newest_first, similarity, p.k)
         return rows[chosen], sessions[chosen], similarity[chosen], real[chosen]
+
+
+def _recency_channel(queries: Queries) -> np.ndarray:
+    """``4^(p - L)`` of every prefix record (its last click at position p of L): summed over the shared
+    items of a candidate, the binary exponent of the sum gives the position of the most recent shared
+    click (distinct powers of 4 sum to below 4/3 of the largest), exact up to 500 positions back."""
+    return np.power(4.0, np.maximum(queries.last_pos - queries.lengths[queries.rows], -500))
+
+
+def _most_recent_shared(real: np.ndarray) -> np.ndarray:
+    """(P,) ``p - L`` (≤ 0) of the most recent prefix click shared with each neighbour, from the summed
+    :func:`_recency_channel` ``real`` in [4^d, 4^d · 4/3): binary exponent 2d + 1."""
+    return (np.frexp(real)[1] - 1) // 2
 
 
 def _top_k_recent_first(batch: int, rows: np.ndarray, newest_first: np.ndarray, similarity: np.ndarray,
@@ -212,29 +234,22 @@ class VSKNN(SessionKNN):
         super().__init__(num_items, params)
 
     def _query_values(self, queries: Queries) -> np.ndarray:
-        """``4^(p - L) + i w_q``: the real channel's binary exponent gives the position of the most
-        recent shared click (distinct powers of 4 sum to below 4/3 of the largest), exact for
-        clicks up to 500 positions back; the imaginary channel sums the position weights."""
+        """``4^(p - L) + i w_q``: the real channel gives the most recent shared click
+        (:func:`_recency_channel`), the imaginary one sums the position weights."""
         lengths = queries.lengths[queries.rows]
         weight = POSITION_WEIGHTS[self.params.weighting]
         weights = weight(queries.last_pos.astype(np.float64), lengths.astype(np.float64))
-        return np.power(4.0, np.maximum(queries.last_pos - lengths, -500)) + 1j * weights
+        return _recency_channel(queries) + 1j * weights
 
     def _similarity(self, queries, rows, sessions, real, imag):  # noqa: ANN001, ANN202 - imag = Σ w_q
         return imag / np.bincount(queries.rows, minlength=queries.batch_size)[rows]
 
     def _pair_weights(self, queries, rows, similarity, real):  # noqa: ANN001, ANN202
-        exponent = np.frexp(real)[1]  # real in [4^d, 4^d · 4/3): exponent 2d + 1, d = (last shared position) - L
-        step = 1 - (exponent - 1) // 2
+        step = 1 - _most_recent_shared(real)  # L - p + 1: 1 for the last click
         return similarity * STEP_DECAYS[self.params.weighting_score](step.astype(np.float64))
 
     def _item_factor(self) -> np.ndarray | None:
-        if not self.params.idf_weighting:
-            return None
-        def build() -> np.ndarray:
-            idf = np.log(self.num_sessions / np.maximum(self._array("popularity"), 1.0))
-            return 1.0 + self.params.idf_weighting * idf
-        return self._cached("idf_factor", build)
+        return self._idf_factor(self.params.idf_weighting)
 
 
 class STAN(SessionKNN):
@@ -257,7 +272,9 @@ class STAN(SessionKNN):
     """
 
     def __init__(self, num_items: int, **settings: object) -> None:
-        super().__init__(num_items, STANParams(**settings))
+        super().__init__(num_items, self.params_class(**settings))
+
+    params_class: type[STANParams] = STANParams
 
     @property
     def lambda_recency(self) -> float:
@@ -280,13 +297,41 @@ class STAN(SessionKNN):
     def item_scores(self, queries: Queries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each neighbour item's weight depends on its own position, so the neighbours' (item,
         position) records are gathered (CSR offsets) and summed, instead of one product."""
-        rows, sessions, similarity, _ = self._neighbours(queries)
+        rows, sessions, similarity, real = self._neighbours(queries)
+        weights = self._pair_weights(queries, rows, similarity, real)
         entry, owner, seg_start = expand_rows(self._array("session_ptr"), sessions)
         items, positions = self._array("session_items")[entry], self._array("session_last_pos")[entry]
         entry_rows = rows[owner]
         shared = np.where(queries.position_table[entry_rows, items] > 0, positions, 0)
         anchor = np.maximum.reduceat(shared, seg_start)[owner] if len(shared) else shared
-        weights = similarity[owner] * np.exp(-np.abs(positions - anchor) / self.params.lambda_inh)
+        weights = weights[owner] * np.exp(-np.abs(positions - anchor) / self.params.lambda_inh)
         summed = sp.csr_matrix((weights + 1j, (entry_rows, items)), shape=(queries.batch_size, self.num_items + 1))
         summed.sum_duplicates()
         return self._finish(queries, summed)
+
+
+class VSTAN(STAN):
+    r"""V-STAN: STAN with V-SKNN's decay for the neighbour's most recent shared click and IDF boost.
+
+    .. math::
+        r(i) = \sum_{s \in N_k(q)} sim(q, s)\; e^{-|p_s(i) - p^*_s|/\lambda_3}\;
+        (1 + \lambda_{idf}\,\log\tfrac{S}{pop(i)})\; e^{(\max_{j \in q \cap s} p_q(j) - L)/\lambda_{ipw}}\,[i \in s]
+
+    with STAN's neighbours and similarity (its λ1, λ2; :class:`STAN`), pop(i) the training clicks of
+    i, and :math:`p_q(j)` the position of j's last click in the prefix of L clicks (Ludewig, Latifi &
+    Jannach, UMUAI 2021; session-rec ``algorithms/knn/vstan.py``, with its ``similarity='cosine'``).
+
+    Settings: :class:`~sbrzoo.models.neighbourhood.presets.VSTANParams`. Shapes: forward (B prefixes) -> (B, N)
+    """
+
+    params_class = VSTANParams
+
+    def _query_values(self, queries: Queries) -> np.ndarray:
+        """``4^(p - L) + i w_q``: the most recent shared click (:func:`_recency_channel`) and STAN's weights."""
+        return _recency_channel(queries) + 1j * self._query_weights(queries)
+
+    def _pair_weights(self, queries, rows, similarity, real):  # noqa: ANN001, ANN202
+        return similarity * np.exp(_most_recent_shared(real) / self.params.lambda_ipw)
+
+    def _item_factor(self) -> np.ndarray | None:
+        return self._idf_factor(self.params.lambda_idf)
