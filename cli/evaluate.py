@@ -12,11 +12,16 @@ from cli.options import loaded_run_options
 @click.command("evaluate", short_help="Evaluate a run's best weights on its test (or validation) split.")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True)
+@click.option("--targets", type=click.Choice(["every-click", "last-click"]), default="every-click", show_default=True,
+              help="every-click: every prefix of every session (the papers' protocol); last-click: only the "
+                   "last click of each session, so that long sessions weigh no more than short ones.")
 @loaded_run_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on stdout instead of a table.")
-def evaluate_command(run_dir: Path, split: str, data_dir: Path | None, device: str | None, backend: str | None,
-                     as_json: bool) -> None:
+def evaluate_command(run_dir: Path, split: str, targets: str, data_dir: Path | None, device: str | None,
+                     backend: str | None, as_json: bool) -> None:
     """Load RUN_DIR's config.json and best.pt, rebuild its data split, and report full-ranking metrics."""
+    import numpy as np
+
     from sbrzoo.errors import DataError
     from sbrzoo.evaluator import evaluate
     from sbrzoo.experiment import evaluation_loader, load_run
@@ -28,6 +33,13 @@ def evaluate_command(run_dir: Path, split: str, data_dir: Path | None, device: s
     examples = run.dataset.test if split == "test" else run.dataset.valid
     if examples is None:
         raise DataError(f"{run_dir}: the run has no validation split")
+    if targets == "last-click":
+        sessions = examples.sessions()
+        if sessions is None:
+            raise DataError(f"{run_dir}: the {split} examples are not each session's prefixes, longest first "
+                            "(SR-GNN's order), so the last click of each session is unknown")
+        examples = examples.subset(np.flatnonzero(np.r_[True, sessions[1:] != sessions[:-1]]))
+        split = f"{split} (last click of each session)"
     loader = evaluation_loader(run.config, examples, run.dataset.num_items)
     with progress_bar(f"eval {split}", len(examples)) as advance:
         report = evaluate(run.model, loader, device=run.config.device, progress=advance)

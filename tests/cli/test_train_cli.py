@@ -75,6 +75,26 @@ def test_evaluate_reproduces_the_test_metrics(tmp_path: Path) -> None:
         assert evaluated["metrics"][key] == pytest.approx(metrics["test"][key])
 
 
+def test_evaluate_on_the_last_click_of_each_session_ranks_those_examples_alone(tmp_path: Path) -> None:
+    import numpy as np
+    import torch
+
+    from sbrzoo.data.registry import load_dataset
+    from sbrzoo.metrics import metrics_from_ranks
+
+    train(tmp_path, "run", "--model", "stamp", *QUICK)
+    result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "run"), "--targets", "last-click", "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    evaluated = json.loads(result.stdout)
+    sessions = load_dataset("synthetic").test.sessions()
+    last_clicks = np.flatnonzero(np.r_[True, sessions[1:] != sessions[:-1]])  # each session's longest prefix
+    assert evaluated["num_examples"] == len(last_clicks) == sessions.max() + 1
+    ranks = torch.from_numpy(np.load(tmp_path / "run" / "test_ranks.npy")[last_clicks])
+    assert evaluated["metrics"] == pytest.approx(metrics_from_ranks(ranks))  # the saved ranks of those examples
+    assert evaluated["split"] == "test (last click of each session)"
+
+
 def test_models_lists_every_row_with_its_parts() -> None:
     result = CliRunner().invoke(cli, ["models", "--json"], catch_exceptions=False)
     listing = {m["name"]: m for m in json.loads(result.output)}
