@@ -117,3 +117,4 @@ def test_no_reference_to_the_shared_docs_folder() -> None:
 ])
 def test_citation_parser(text: str, sections: set[str], pitfalls: set[int]) -> None:
     assert _cited(text, is_models_md=False) == (sections, pitfalls)
+
