@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -205,7 +206,19 @@ def build_config(model: str, options: dict[str, Any]):  # noqa: ANN201 - RunConf
         engine=options["engine"],
     )
     check_parts_accept(spec.name, config.settings)
+    _say_when_no_dataset_preset(dataset)
     return config
+
+
+@functools.cache
+def _say_when_no_dataset_preset(dataset: str) -> None:
+    """Once per dataset name: say so when it is not a registered dataset, whose presets do not apply."""
+    from sbrzoo.console import say
+    from sbrzoo.data.registry import list_datasets
+
+    if dataset not in {info.name for info in list_datasets()}:
+        say(f"{dataset!r} is not a registered dataset (`sbrzoo datasets`): the models' general presets apply "
+            "(`sbrzoo models MODEL` lists them); --dataset NAME picks a registered one's")
 
 
 def model_variant(model: str, fidelity: str | None):  # noqa: ANN201 - ModelSpec

@@ -185,3 +185,17 @@ def test_a_result_bent_by_ties_is_shown_with_ties_counted_against(tmp_path: Path
     untied = train(tmp_path, "srgnn", "--model", "srgnn", *QUICK)
     assert untied["test_ties"] == 0 and untied["test_pessimistic"] == {k: v for k, v in untied["test"].items()
                                                                       if k != "seconds"}
+
+
+def test_an_unregistered_dataset_folder_says_that_the_general_presets_apply(tmp_path: Path) -> None:
+    import pickle
+
+    folder = tmp_path / "my_shop_clicks"
+    folder.mkdir()
+    (folder / "all_train_seq.txt").write_bytes(pickle.dumps([[1, 2, 3], [2, 3], [3, 1, 2]] * 20))
+    (folder / "test.txt").write_bytes(pickle.dumps(([[1], [2, 3]], [2, 1])))
+    result = sbrzoo("train", "--model", "tagnnpp", "--data-dir", str(folder), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert " ".join(result.stderr.split()).count("'my_shop_clicks' is not a registered dataset") == 1
+    registered = sbrzoo("train", "--model", "tagnnpp", "--dry-run")
+    assert registered.returncode == 0 and "not a registered dataset" not in registered.stderr
