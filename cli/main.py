@@ -90,7 +90,8 @@ def main() -> None:
 def _command_path(args: list[str]) -> str:
     """``sbrzoo train`` for ``-q train --model``: the (sub)commands named on the command line, for an
     error click raised without its context."""
-    path, command = ["sbrzoo"], cli
+    path: list[str] = ["sbrzoo"]
+    command: click.Command | None = cli
     for arg in (a for a in args if not a.startswith("-")):
         command = command.commands.get(arg) if isinstance(command, click.Group) else None
         if command is None:

@@ -56,6 +56,7 @@ def recommend_command(run_dir: Path, sessions: tuple[str, ...], source: Path | N
         refuse_to_replace(target, overwrite)
     recommender = load_recommender(run_dir, device=device, backend=backend, data_dir=data_dir, batch_size=batch_size)
     if source is not None:
+        assert target is not None  # --input without --output was refused above
         from rich.markup import escape
 
         from sbrzoo.progress import progress_bar

@@ -95,9 +95,11 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
         data_dir = data_root / dataset if data_root and dataset != "synthetic" else None
         fixed = {"dataset": dataset, "data_dir": data_dir, "seed": 0, "select_on": "valid", "track_test": True}
         configs = {name: build_config(name, {**options, **fixed}) for name in names}
-        run_matrix(names, seeds, runs_dir / dataset,
-                   lambda model, seed, by_model=configs: dataclasses.replace(by_model[model], seed=seed),
-                   train_cell, deadline=deadline, jobs=jobs)
+
+        def seeded(model: str, seed: int, by_model: dict[str, RunConfig] = configs) -> RunConfig:
+            return dataclasses.replace(by_model[model], seed=seed)
+
+        run_matrix(names, seeds, runs_dir / dataset, seeded, train_cell, deadline=deadline, jobs=jobs)
     # The table holds every cell on disk, also those of earlier calls with other --models/--datasets.
     on_disk = runs_on_disk(runs_dir)
     planned = {dataset: dict.fromkeys(names, seeds) for dataset, _ in asked}
@@ -121,7 +123,7 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
                 say(f"paired tests on {row.dataset} skipped: its test split is not found or not in SR-GNN's "
                     "order, so its examples cannot be grouped by session")
             else:
-                comparisons += compare_models(runs_dir, row.dataset, *compare, row.seeds, sessions)
+                comparisons += compare_models(runs_dir, row.dataset, compare[0], compare[1], row.seeds, sessions)
     # the settings of every cell in the table, from its first seed's folder
     configs = {dataset: {name: RunConfig.load(run_folder(runs_dir / dataset, name, cell_seeds[0]) / "config.json")
                          for name, cell_seeds in by_model.items()} for dataset, by_model in on_disk.items()}

@@ -37,7 +37,7 @@ def adaptive_clip_(parameters: Iterable[Tensor], clipping: float = 0.01, eps: fl
     parameters = [p for p in parameters if p.grad is not None]
     if not parameters:
         return
-    grads = [p.grad for p in parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]  # all of them (filtered above)
     # min(1, limit / ||G||) is the rule above; the list ops launch one kernel per list, not per tensor
     limits = torch._foreach_clamp_min([unitwise_norm(p) for p in parameters], eps)
     torch._foreach_mul_(limits, clipping)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -13,7 +14,7 @@ console = Console(stderr=True)
 _quiet = False
 
 
-def say(*objects: object, **options: object) -> None:
+def say(*objects: object, **options: Any) -> None:  # noqa: ANN401 - console.print's options
     """``console.print`` of an informational line (what runs where, what was written): silent with
     ``sbrzoo -q``, which keeps only warnings and results."""
     if not _quiet:

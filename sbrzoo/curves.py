@@ -189,7 +189,7 @@ class TensorBoardLog:
             step = record.get("epoch", 0)
             for name, key in (("train/loss", "train_loss"), ("train/lr", "lr")):
                 if record.get(key) is not None:
-                    self._writer.add_scalar(name, record[key], step)
+                    self._writer.add_scalar(name, record.get(key), step)
             for split in ("valid", "test"):
                 metrics = record.get(split)
                 for metric, value in (metrics.items() if isinstance(metrics, dict) else ()):

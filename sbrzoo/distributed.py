@@ -261,6 +261,8 @@ class SyncBatchNorm(_BatchNorm):
     @torch.no_grad()
     def _update_running_stats(self, mean: Tensor, var: Tensor, total: Tensor) -> None:
         """As ``torch.nn.BatchNorm``: momentum average (cumulative when momentum is None), unbiased var."""
+        # called only with track_running_stats, where _NormBase registers these buffers as tensors
+        assert self.num_batches_tracked is not None and self.running_mean is not None and self.running_var is not None
         self.num_batches_tracked.add_(1)
         factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         unbiased = var * total / (total - 1).clamp_min(1)
@@ -417,7 +419,9 @@ def _merge_reports(gathered: Sequence[tuple[Tensor, Tensor]], batch_sizes: Seque
                 indices, torch.split(optimistic, sizes), torch.split(pessimistic, sizes), strict=True):
             pieces[index] = (optimistic_piece, pessimistic_piece)
     accumulator = MetricAccumulator()
-    for optimistic, pessimistic in pieces:
+    for piece in pieces:
+        assert piece is not None  # the ranks' batches r, r + world, ... cover every batch
+        optimistic, pessimistic = piece
         accumulator.add(optimistic.to(device), pessimistic.to(device))
     return MetricReport(accumulator.result(), accumulator.num_examples, time.perf_counter() - started,
                         accumulator.ranks(), accumulator.pessimistic_ranks())

@@ -119,6 +119,7 @@ def evaluate(
                 if batch.targets is None:
                     raise ValueError(f"batch {index} has no targets; evaluation needs them")
                 batch = batch.to(device, non_blocking=True)
+                assert batch.targets is not None  # checked above; to() moves them
                 accumulator.add_logits(model(batch), batch.targets)
                 if progress is not None:
                     progress(batch.batch_size)

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -112,7 +113,7 @@ def load_run(run_dir: Path, *, device: str | None = None, backend: str | None = 
 
     run_dir = Path(run_dir)
     config = RunConfig.load(run_dir / "config.json")
-    overrides = {"device": resolve_device(device) if device else recorded_device_or_cpu(config.device),
+    overrides: dict[str, Any] = {"device": resolve_device(device) if device else recorded_device_or_cpu(config.device),
                  "backend": resolve_backend(backend or config.backend)}
     if data_dir is not None:
         overrides["data_dir"] = str(Path(data_dir).resolve())

@@ -157,7 +157,7 @@ class Cell:
     std: dict[str, float]
     best_test: dict[str, float]
     paper: dict[str, float]
-    selected_epochs: tuple[int, ...]
+    selected_epochs: tuple[int | None, ...]
     epochs_run: tuple[int, ...]
     seconds: float
     device: str

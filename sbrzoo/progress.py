@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, SupportsFloat
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -31,10 +32,10 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
         task = progress.add_task(description, total=total, rate="-", loss="")
         started, done = time.perf_counter(), 0
 
-        def advance(count: int, loss: object = None) -> None:
+        def advance(count: int, loss: SupportsFloat | None = None) -> None:
             nonlocal done
             done += count
-            fields = {"rate": f"{done / max(time.perf_counter() - started, 1e-9):,.0f}"}
+            fields: dict[str, Any] = {"rate": f"{done / max(time.perf_counter() - started, 1e-9):,.0f}"}
             if loss is not None:
                 fields["loss"] = f"loss {float(loss):.4f}"
             progress.update(task, advance=count, **fields)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import torch
@@ -221,7 +221,7 @@ class Recommender:
             if result is None:
                 results[index] = Recommendation(self.ids.to_raw(popular.tolist()),
                                                 self.popularity[popular - 1].tolist(), unknown[index], True)
-        return results
+        return cast("list[Recommendation]", results)  # every None was replaced just above
 
     def _top(self, sessions: list[list[int]], k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
         """Scores and model ids of the top ``k`` of every (non-empty) session, each (B, k): the model

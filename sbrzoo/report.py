@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -36,7 +36,7 @@ class LiteralTable(Table):
                  **options: Any) -> None:  # noqa: ANN401 - rich's own options
         super().__init__(*headers, title=_literal(title), caption=_literal(caption), **options)
 
-    def add_column(self, header: str | Text = "", *args: Any, **options: Any) -> None:  # noqa: ANN401
+    def add_column(self, header: RenderableType = "", *args: Any, **options: Any) -> None:  # noqa: ANN401
         super().add_column(_literal(header), *args, **options)
 
     def add_row(self, *cells: Any, **options: Any) -> None:  # noqa: ANN401 - renderables

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
 __all__ = ["EpochRecord", "RunRecord", "METRICS_FILE", "epoch_seconds"]
 
 METRICS_FILE = "metrics.json"
+
+_Record = TypeVar("_Record", bound="RunRecord")
 
 
 class EpochRecord(TypedDict, total=False):
@@ -34,7 +37,7 @@ class EpochRecord(TypedDict, total=False):
     test_seconds: float
 
 
-def epoch_seconds(record: dict[str, Any]) -> float:
+def epoch_seconds(record: Mapping[str, Any]) -> float:
     """Wall time of one epoch record: its training plus its evaluations (missing or None count 0)."""
     return sum(float(record.get(key) or 0.0) for key in ("train_seconds", "valid_seconds", "test_seconds"))
 
@@ -93,12 +96,12 @@ class RunRecord:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+    def from_dict(cls: type[_Record], data: dict[str, Any]) -> _Record:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
     @classmethod
-    def load(cls, run_dir: Path) -> RunRecord | None:
+    def load(cls: type[_Record], run_dir: Path) -> _Record | None:
         """The record in ``run_dir``, or None when it has none (yet) or it is unreadable."""
         try:
             return cls.from_dict(json.loads((Path(run_dir) / METRICS_FILE).read_text()))

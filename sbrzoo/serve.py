@@ -31,7 +31,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
@@ -214,7 +214,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _refusal(error: BadRequest, headers: dict[str, str] | None = None) -> JSONResponse:
+def _refusal(error: BadRequest, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=error.status, headers=headers)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -33,7 +33,7 @@ from sbrzoo.engine.step import StaticEngine
 from sbrzoo.errors import ConfigError, DataError, TrainingDiverged
 from sbrzoo.evaluator import MetricReport, evaluate
 from sbrzoo.models import create_model, get_spec
-from sbrzoo.results import METRICS_FILE, RunRecord, epoch_seconds
+from sbrzoo.results import METRICS_FILE, EpochRecord, RunRecord, epoch_seconds
 from sbrzoo.run_record import RANKS_FILE, environment_info, save_ranks, save_torch_atomic, write_json_atomic
 from sbrzoo.seed import seed_everything
 from sbrzoo.step import clipped_parameters, first_non_finite, train_step
@@ -89,11 +89,12 @@ def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimize
     engine the update is also ``capturable`` (its step count lives on the GPU, so CUDA graphs can hold it).
     """
     hp = config.training
-    fused = {"fused": True} if torch.device(config.device).type == "cuda" else {}
+    fused: dict[str, Any] = {"fused": True} if torch.device(config.device).type == "cuda" else {}
     if fused and config.engine == "static":
         fused["capturable"] = True
     if hp.optimizer == "adamw":
-        decayed, plain = [], []
+        decayed: list[nn.Parameter] = []
+        plain: list[nn.Parameter] = []
         for name, parameter in model.named_parameters():
             # LESSR's code exempts every name containing "bias", GRU's bias_ih_l0 / bias_hh_l0 included
             no_decay = any(k in name for k in ("bias", "norm", "prelu", "activation"))
@@ -103,8 +104,8 @@ def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimize
     return torch.optim.Adam(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, **fused)
 
 
-def stale_epochs(rule: str, stale: int, improved: bool, earlier: Sequence[dict[str, Any]], record: dict[str, Any],
-                 split: str) -> int:
+def stale_epochs(rule: str, stale: int, improved: bool, earlier: Sequence[Mapping[str, Any]],
+                 record: Mapping[str, Any], split: str) -> int:
     """The epochs counted against the patience after ``record`` (the ``stale`` ones before it), by the
     training setting ``stop_rule`` (docs/MODELS.md §4.3).
 
@@ -239,7 +240,7 @@ class Trainer:
                 return result
         return self._finish(result)
 
-    def _train_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    def _train_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> EpochRecord:
         config, hp = self.config, self.config.training
         lr = learning_rate(config, epoch)
         for group in optimizer.param_groups:
@@ -259,7 +260,7 @@ class Trainer:
                 total_loss, first_bad_step = self._eager_epoch(epoch, step_model, batches, optimizer, advance)
         self._stop_if_diverged(epoch, first_bad_step)
         seconds = time.perf_counter() - started
-        record: dict[str, Any] = {
+        record: EpochRecord = {
             "epoch": epoch + 1,
             "lr": lr,
             "train_loss": float(self._reduce_loss(total_loss)) / max(len(batches), 1),
@@ -323,7 +324,7 @@ class Trainer:
             raise TrainingDiverged(f"the training loss became non-finite (nan or inf) at epoch {epoch + 1}, "
                                    f"step {step}; stopped, {kept}. Try a lower --lr")
 
-    def _select_score(self, record: dict[str, Any]) -> float:
+    def _select_score(self, record: Mapping[str, Any]) -> float:
         if self.config.select_on == "last":
             return float(record["epoch"])
         split = record[self.config.select_on]
@@ -369,7 +370,7 @@ class Trainer:
         counted in ``fit_seconds`` (its ``train_seconds``), and their validation."""
         self._save_best(0)
         result = self._new_result(best_epoch=0)
-        record: dict[str, Any] = {"epoch": 0, "train_seconds": round(fit_seconds, 3)}
+        record: EpochRecord = {"epoch": 0, "train_seconds": round(fit_seconds, 3)}
         if self.dataset.valid is not None:
             report = self.evaluate(self.dataset.valid, "valid")
             record |= {"valid": report.metrics, "valid_seconds": round(report.seconds, 3)}
@@ -439,7 +440,7 @@ def check_same_data(run_dir: Path, fingerprint: dict[str, Any]) -> None:
                         "point --data-dir at the run's data")
 
 
-def _summary(record: dict[str, Any]) -> str:
+def _summary(record: Mapping[str, Any]) -> str:
     parts = [f"loss {record['train_loss']:.4f}", f"{record['train_examples_per_s']:.0f} ex/s"]
     for split in ("valid", "test"):
         if split in record:

@@ -51,7 +51,7 @@ def make_loader(
     """A DataLoader yielding one :class:`SessionBatch` per entry of ``batches``, built in workers."""
     collator = SessionCollator(examples, num_items, graph_kinds, backend)
     return DataLoader(
-        batches,
+        batches,  # type: ignore[arg-type]  # a list is a map-style dataset; torch's stub asks for Dataset
         batch_size=None,
         shuffle=False,
         collate_fn=collator,

@@ -89,7 +89,7 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO]:
         reason = (f"{blocking} is a file, not a folder" if blocking is not None and not blocking.is_dir()
                   else one_line(error.strerror or error))
         raise ConfigError(f"{path}: cannot write ({reason})") from None
-    text = {"encoding": "utf-8", "newline": "\n"} if "b" not in mode else {}
+    text: dict[str, Any] = {"encoding": "utf-8", "newline": "\n"} if "b" not in mode else {}
     try:
         with os.fdopen(fd, mode, **text) as handle:
             yield handle

@@ -194,14 +194,16 @@ def load_dataset(
             ids are not ``1..N`` (see :func:`check_item_ids`).
     """
     check_split(valid_split, valid_fraction)
+    folder: Path | None
     if data_dir is not None:
-        folder: Path | None = Path(data_dir)
+        folder = Path(data_dir)
         name = name or folder.resolve().name
     else:
         info = get_dataset_info(name or "synthetic")
         name = info.name
         folder = None if info.generated else _registered_folder(info)
     files: tuple[Path, ...] = ()
+    train: Sessions | Examples
     if folder is None:
         synthetic = generate(SyntheticConfig())
         train, test = synthetic.train, synthetic.test.augment()

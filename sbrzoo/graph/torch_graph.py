@@ -57,19 +57,20 @@ class TorchGraph:
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> TorchGraph:
         """A copy on ``device`` (edge data included)."""
-        moved = TorchGraph(
-            *(t.to(device, non_blocking=non_blocking) for t in
-              (self.src, self.dst, self._batch_num_nodes, self._batch_num_edges)),
-            num_nodes=self._num_nodes,
+        src, dst, batch_num_nodes, batch_num_edges = (
+            t.to(device, non_blocking=non_blocking)
+            for t in (self.src, self.dst, self._batch_num_nodes, self._batch_num_edges)
         )
+        moved = TorchGraph(src, dst, batch_num_nodes, batch_num_edges, num_nodes=self._num_nodes)
         moved.edata = {k: v.to(device, non_blocking=non_blocking) for k, v in self.edata.items()}
         return moved
 
     def pin_memory(self) -> TorchGraph:
         """A copy in pinned host memory, for asynchronous copies to the GPU."""
-        pinned = TorchGraph(*(t.pin_memory() for t in
-                              (self.src, self.dst, self._batch_num_nodes, self._batch_num_edges)),
-                            num_nodes=self._num_nodes)
+        src, dst, batch_num_nodes, batch_num_edges = (
+            t.pin_memory() for t in (self.src, self.dst, self._batch_num_nodes, self._batch_num_edges)
+        )
+        pinned = TorchGraph(src, dst, batch_num_nodes, batch_num_edges, num_nodes=self._num_nodes)
         pinned.edata = {k: v.pin_memory() for k, v in self.edata.items()}
         return pinned
 

@@ -95,6 +95,7 @@ class SessionModel(nn.Module):
         log-probabilities (``returns_log_probabilities = True``: RepeatNet's mixture, docs/MODELS.md §3.8.3)
         is trained on their mean negative log-likelihood instead; either way the evaluator ranks by the output.
         A static-shape batch averages with the weights ``extras["example_weight"]`` (0 on padding rows)."""
+        assert batch.targets is not None  # a training batch: its examples' next items
         scores = self(batch)
         loss = nn.functional.nll_loss if getattr(self.scorer, "returns_log_probabilities", False) \
             else nn.functional.cross_entropy

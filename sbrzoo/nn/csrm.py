@@ -82,6 +82,10 @@ class CsrmReadout(nn.Module):
         state.clicks: (B, L, 2h) -> (B, d)
     """
 
+    memory: Tensor  # buffers (registered in __init__, replaced by write)
+    memory_filled: Tensor
+    memory_next: Tensor
+
     def __init__(self, widths: Widths, *, memory_size: int = 512, memory_neighbours: int = 0,
                  readout_dropout: float = 0.0) -> None:
         super().__init__()
@@ -104,6 +108,7 @@ class CsrmReadout(nn.Module):
 
     def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
         clicks, mask = state.clicks, state.mask
+        assert clicks is not None  # laid out by SessionModel.encode, before the sequence encoders
         global_states, local_states = clicks[..., : self.hidden], clicks[..., self.hidden:]
         global_ = last_click(global_states, batch.lengths)
         last_local = last_click(local_states, batch.lengths)

@@ -58,6 +58,7 @@ class SelfAttentionBlocks(nn.Module):
         self.blocks = nn.ModuleList(_SelfAttentionBlock(widths.clicks, dropout) for _ in range(num_layers))
 
     def forward(self, batch: SessionBatch, state: SessionState) -> SessionState:
+        assert state.clicks is not None  # laid out by SessionModel.encode, before the sequence encoders
         return state.with_(clicks=self.encode(state.clicks, state.mask))
 
     def encode(self, seq: Tensor, mask: Tensor) -> Tensor:
@@ -122,6 +123,7 @@ class WeightedLastReadout(nn.Module):
         self.omega = omega
 
     def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
+        assert state.clicks is not None  # laid out by SessionModel.encode, before the sequence encoders
         return self.omega * last_click(state.clicks, batch.lengths) + (1.0 - self.omega) * state.nodes[batch.last_node]
 
     def extra_repr(self) -> str:

@@ -66,5 +66,6 @@ class LastHiddenReadout(nn.Module):
         self.project = nn.Linear(widths.clicks, widths.dim) if widths.clicks != widths.dim else None
 
     def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
+        assert state.clicks is not None  # laid out by SessionModel.encode, before the sequence encoders
         last = last_click(state.clicks, batch.lengths)
         return last if self.project is None else self.project(last)

@@ -48,6 +48,7 @@ class NarmReadout(nn.Module):
 
     def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
         clicks, mask = state.clicks, state.mask
+        assert clicks is not None  # laid out by SessionModel.encode, before the sequence encoders
         last = last_click(clicks, batch.lengths)
         alpha = self.score(torch.sigmoid(self.global_query(last)[:, None, :] + self.key(clicks))).squeeze(-1)
         local = ((alpha * mask).unsqueeze(-1) * clicks).sum(dim=1)

@@ -33,6 +33,7 @@ class PositionalEmbedding(nn.Module):
         self.out_widths = widths
 
     def forward(self, batch: SessionBatch, state: SessionState) -> SessionState:
+        assert state.clicks is not None  # laid out by SessionModel.encode, before the sequence encoders
         return state.with_(clicks=self.add(state.clicks))
 
     def add(self, seq: Tensor) -> Tensor:

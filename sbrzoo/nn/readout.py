@@ -49,6 +49,7 @@ class SoftAttentionReadout(nn.Module):
 
     def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
         mask, seq_state = state.mask, state.clicks
+        assert seq_state is not None  # laid out by SessionModel.encode, before the sequence encoders
         padding_slots, padding_state = state.padding_slots, state.padding
         last = last_click(seq_state, batch.lengths)
         query = self.query(last)

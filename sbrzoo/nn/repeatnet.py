@@ -63,6 +63,7 @@ class ExploreReadout(nn.Module):
 
     def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
         clicks = state.clicks
+        assert clicks is not None  # laid out by SessionModel.encode, before the sequence encoders
         last = last_click(clicks, batch.lengths)
         alpha = self.attention(clicks, last, state.mask).exp()
         context = (alpha.unsqueeze(-1) * clicks).sum(dim=1)
@@ -107,6 +108,7 @@ class RepeatExploreScorer(nn.Module):
 
     def forward(self, session: Tensor, items: Tensor, state: SessionState) -> Tensor:
         clicks, mask, click_items = state.clicks, state.mask, state.click_items
+        assert clicks is not None  # laid out by SessionModel.encode, before the sequence encoders
         if click_items is None:
             raise ValueError("RepeatNet's scorer needs state.click_items (set by the input part)")
         batch_size, num_items = clicks.shape[0], items.shape[0]

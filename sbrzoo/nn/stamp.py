@@ -46,6 +46,7 @@ class StampReadout(nn.Module):
 
     def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
         clicks, mask = state.clicks, state.mask
+        assert clicks is not None  # laid out by SessionModel.encode, before the sequence encoders
         lengths = batch.lengths
         mean = clicks.sum(dim=1) / lengths.unsqueeze(1).to(clicks.dtype)
         last = last_click(clicks, lengths)

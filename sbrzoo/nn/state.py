@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypedDict
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 __all__ = ["Widths", "SessionState", "last_click"]
 
@@ -60,5 +64,17 @@ class SessionState:
     click_items: Tensor | None = None
     click_index: Tensor | None = None
 
-    def with_(self, **changes: Tensor | None) -> SessionState:
+    def with_(self, **changes: Unpack[_StateChanges]) -> SessionState:
         return replace(self, **changes)
+
+
+class _StateChanges(TypedDict, total=False):
+    """The fields :meth:`SessionState.with_` may replace, with their types."""
+
+    nodes: Tensor
+    clicks: Tensor | None
+    mask: Tensor
+    padding: Tensor | None
+    padding_slots: Tensor | None
+    click_items: Tensor | None
+    click_index: Tensor | None

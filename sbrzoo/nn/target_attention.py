@@ -101,6 +101,7 @@ class TargetAttentionScorer(nn.Module):
 
     def forward(self, session: Tensor, items: Tensor, state: SessionState) -> Tensor:
         seq_state, mask, padding_slots = state.clicks, state.mask, state.padding_slots
+        assert seq_state is not None  # laid out by SessionModel.encode, before the sequence encoders
         batch_size, width = mask.shape
         index = mask.flatten().nonzero().squeeze(1) if state.click_index is None else state.click_index
         clicks = seq_state.flatten(0, 1).index_select(0, index)  # (T, d), grouped by session

@@ -52,6 +52,7 @@ class TransformerBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, batch: SessionBatch, state: SessionState) -> SessionState:
+        assert state.clicks is not None  # laid out by SessionModel.encode, before the sequence encoders
         return state.with_(clicks=self.encode(state.clicks, state.mask))
 
     def encode(self, seq: Tensor, mask: Tensor) -> Tensor:

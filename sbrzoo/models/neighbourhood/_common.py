@@ -10,6 +10,7 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -24,6 +25,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_Built = TypeVar("_Built")
 
 # -- decay functions (session-rec, algorithms/knn/vsknn.py and algorithms/baselines/sr.py) ------------
 # ``POSITION_WEIGHTS[name](p, L)``: weight of a click at 1-based position p of a session of L clicks
@@ -46,7 +49,8 @@ STEP_DECAYS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def distinct_last(rows: np.ndarray, items: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, ...]:
+def distinct_last(rows: np.ndarray, items: np.ndarray,
+                  positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Collapse clicks to one record per distinct ``(row, item)``.
 
     Args:
@@ -252,7 +256,7 @@ class CountingModel(nn.Module):
         super().__init__()
         self.num_items = num_items
         self.register_buffer("popularity", torch.zeros(0, dtype=torch.float64))
-        self._cache: dict | None = None
+        self._cache: dict[str, Any] | None = None
 
     # -- fitting -------------------------------------------------------------------------------
     def fit_statistics(self, train: Examples) -> None:
@@ -278,7 +282,7 @@ class CountingModel(nn.Module):
             self._cache[name] = getattr(self, name).cpu().numpy()
         return self._cache[name]
 
-    def _cached(self, key: str, build: Callable[[], object]) -> object:
+    def _cached(self, key: str, build: Callable[[], _Built]) -> _Built:
         """A structure derived from the buffers, built once after each fit or load."""
         if self._cache is None:
             self._cache = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -79,7 +81,7 @@ class ItemKNN(_LastClickTable):
 
     TABLE = "sim"
 
-    def __init__(self, num_items: int, **settings: object) -> None:
+    def __init__(self, num_items: int, **settings: Any) -> None:
         super().__init__(num_items)
         self.params = ItemKNNParams(**settings)
 
@@ -115,7 +117,7 @@ class SequentialRules(_LastClickTable):
 
     TABLE = "rule"
 
-    def __init__(self, num_items: int, **settings: object) -> None:
+    def __init__(self, num_items: int, **settings: Any) -> None:
         super().__init__(num_items)
         self.params = SequentialRulesParams(**settings)
         if self.params.weighting not in STEP_DECAYS:
@@ -129,7 +131,7 @@ class SequentialRules(_LastClickTable):
             first = np.flatnonzero(session[:-distance] == session[distance:])
             heads.append(items[first])
             tails.append(items[first + distance])
-            weights.append(np.full(len(first), float(STEP_DECAYS[p.weighting](np.float64(distance)))))
+            weights.append(np.full(len(first), float(STEP_DECAYS[p.weighting](np.asarray(float(distance))))))
         empty = [np.zeros(0, dtype=np.int64)]
         coo = sp.coo_matrix((np.concatenate(weights or [np.zeros(0)]),
                              (np.concatenate(heads or empty), np.concatenate(tails or empty))), (n, n)).tocsr().tocoo()

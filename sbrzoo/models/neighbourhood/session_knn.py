@@ -19,6 +19,8 @@ For a batch of B prefixes, with S training sessions (in training order, our prox
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -201,7 +203,7 @@ class SKNN(SessionKNN):
     Settings: :class:`~sbrzoo.models.neighbourhood.presets.SKNNParams`. Shapes: forward (B prefixes) -> (B, N)
     """
 
-    def __init__(self, num_items: int, **settings: object) -> None:
+    def __init__(self, num_items: int, **settings: Any) -> None:
         super().__init__(num_items, SKNNParams(**settings))
 
     def _similarity(self, queries, rows, sessions, real, imag):  # noqa: ANN001, ANN202 - real = |q ∩ s|
@@ -227,7 +229,9 @@ class VSKNN(SessionKNN):
     Settings: :class:`~sbrzoo.models.neighbourhood.presets.VSKNNParams`. Shapes: forward (B prefixes) -> (B, N)
     """
 
-    def __init__(self, num_items: int, **settings: object) -> None:
+    params: VSKNNParams
+
+    def __init__(self, num_items: int, **settings: Any) -> None:
         params = VSKNNParams(**settings)
         if params.weighting not in POSITION_WEIGHTS or params.weighting_score not in STEP_DECAYS:
             raise ValueError(f"unknown V-SKNN weighting {params.weighting!r} / {params.weighting_score!r}")
@@ -271,7 +275,9 @@ class STAN(SessionKNN):
     Settings: :class:`~sbrzoo.models.neighbourhood.presets.STANParams`. Shapes: forward (B prefixes) -> (B, N)
     """
 
-    def __init__(self, num_items: int, **settings: object) -> None:
+    params: STANParams
+
+    def __init__(self, num_items: int, **settings: Any) -> None:
         super().__init__(num_items, self.params_class(**settings))
 
     params_class: type[STANParams] = STANParams
@@ -324,6 +330,7 @@ class VSTAN(STAN):
     Settings: :class:`~sbrzoo.models.neighbourhood.presets.VSTANParams`. Shapes: forward (B prefixes) -> (B, N)
     """
 
+    params: VSTANParams
     params_class = VSTANParams
 
     def _query_values(self, queries: Queries) -> np.ndarray:
