@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def run_folder(out_dir: Path, model: str, seed: int) -> Path:
+    """Where the run of ``model`` with ``seed`` lives under ``out_dir``: ``<out_dir>/<model>/seed-<seed>``."""
     return Path(out_dir) / model / f"seed-{seed}"
 
 

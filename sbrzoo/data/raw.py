@@ -361,7 +361,7 @@ def _extra_fields_are_errors() -> Iterator[None]:
 
 
 def _count_lines(path: Path) -> int:
-    """At least the number of lines of a file, as the CSV parser splits them (``\n``, ``\r\n`` or a
+    r"""At least the number of lines of a file, as the CSV parser splits them (``\n``, ``\r\n`` or a
     lone ``\r``; a last line without newline counts), reading 16 MiB blocks.
 
     A ``\r\n`` cut by a block boundary counts twice: an upper bound is all the caller needs.

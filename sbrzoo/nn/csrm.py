@@ -124,8 +124,10 @@ class CsrmReadout(nn.Module):
         return self.decoder(self.dropout(fused))
 
     def read(self, query: Tensor) -> Tensor:
-        """Attention of each ``query`` over the filled memory slots by cosine similarity; the query itself
-        while the memory is empty. (B, h) -> (B, h)"""
+        """Attention of each ``query`` over the filled memory slots by cosine similarity, (B, h) -> (B, h).
+
+        The query itself while the memory is empty.
+        """
         memory = self.memory
         filled = torch.arange(memory.shape[0], device=memory.device) < self.memory_filled
         cosine = (query @ memory.T) / (query.norm(dim=1, keepdim=True) * memory.norm(dim=1) + 1e-8)
