@@ -18,6 +18,7 @@ from cli.recommend import recommend_command
 from cli.reproduce import reproduce_command
 from cli.serve import serve_command
 from cli.train import train_command
+from cli.tune import tune_command
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -43,6 +44,7 @@ cli.add_command(train_command)
 cli.add_command(evaluate_command)
 cli.add_command(models_command)
 cli.add_command(ablation_command)
+cli.add_command(tune_command)
 cli.add_command(reproduce_command)
 cli.add_command(data_group)
 cli.add_command(recommend_command)
