@@ -33,10 +33,14 @@ def data_group() -> None:
               help="Diginetica: the dataset folder; Yoochoose: the parent of yoochoose1_64/ and yoochoose1_4/.")
 @click.option("--fraction", "fractions", type=click.IntRange(min=2), multiple=True,
               help="Yoochoose: write the most recent 1/K of the training examples (repeatable; default 64 and 4).")
+@click.option("--items-counted-on", type=click.Choice(["all", "train"]), default="all", show_default=True,
+              help="all: rare items are counted over the whole log before the date split, as SR-GNN's script "
+                   "does (so the test days decide which items stay; the published files); train: over the "
+                   "training period only (leak-free; files that differ from the published ones).")
 @click.option("--overwrite", is_flag=True, help="Replace dataset folders that already exist.")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON on stdout instead of the table.")
 def prepare_command(*, dataset: str, raw_file: Path, out_dir: Path, fractions: tuple[int, ...],
-                    overwrite: bool, as_json: bool) -> None:
+                    items_counted_on: str, overwrite: bool, as_json: bool) -> None:
     """Prepare DATASET (diginetica or yoochoose) from its raw click log, as SR-GNN's preprocess.py does.
 
     Writes all_train_seq.txt, train.txt, test.txt, stats.json, item_map.tsv (sbrzoo id -> raw
@@ -55,7 +59,8 @@ def prepare_command(*, dataset: str, raw_file: Path, out_dir: Path, fractions: t
     check_out_folder(out_dir)  # before the raw log is read
     status = f"Preparing {escape(dataset)} from {escape(str(raw_file))} ..."
     with nullcontext() if is_quiet() else console.status(status):
-        result = prepare(dataset, raw_file, out_dir, fractions=fractions or None, overwrite=overwrite)
+        result = prepare(dataset, raw_file, out_dir, fractions=fractions or None, overwrite=overwrite,
+                         items_counted_on=items_counted_on)
     first = result.outputs[0]
     say(f"Next: sbrzoo train --model srgnn --dataset {first.name} --data-dir {first.folder}",
         markup=False, highlight=False, soft_wrap=True)  # a path never wraps

@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import logging
@@ -111,6 +112,10 @@ class Protocol:
             12; empty: one folder with the whole train set.
         min_item_count: Items with fewer clicks are removed (step 5).
         min_session_length: Shorter sessions are removed (steps 3, 5 and 9).
+        items_counted_on: ``"all"``: steps 4–5 count the clicks of the whole log before the date split,
+            as SR-GNN's script does (the test days decide which items stay: the published files);
+            ``"train"``: they count the training period's clicks only, after the split (leak-free;
+            the test sessions then lose the items rare in training at step 9).
     """
 
     name: str
@@ -119,8 +124,10 @@ class Protocol:
     fractions: tuple[int, ...] = ()
     min_item_count: int = 5
     min_session_length: int = 2
+    items_counted_on: str = "all"
 
 
+ITEM_COUNTS = ("all", "train")  # Protocol.items_counted_on
 PROTOCOLS: dict[str, Protocol] = {
     "diginetica": Protocol("diginetica", test_days=7, sort_by_timeframe=True),
     "yoochoose": Protocol("yoochoose", test_days=1, sort_by_timeframe=False, fractions=(64, 4)),
@@ -207,6 +214,7 @@ def prepare(
     *,
     fractions: Sequence[int] | None = None,
     overwrite: bool = False,
+    items_counted_on: str = "all",
 ) -> PrepareResult:
     """Read a raw log, run the SR-GNN preprocessing and write the dataset folder(s).
 
@@ -217,18 +225,21 @@ def prepare(
             parent of ``yoochoose1_64/`` and ``yoochoose1_4/``. Created when missing.
         fractions: Yoochoose only: ``k`` of each ``1/k`` fraction to write (default 64 and 4).
         overwrite: Replace existing dataset folders (otherwise they are an error).
+        items_counted_on: :attr:`Protocol.items_counted_on` (``"all"``: SR-GNN's files).
 
     Returns:
         The folders written and their statistics.
 
     Raises:
-        ConfigError: unknown dataset or bad fractions.
+        ConfigError: unknown dataset, bad fractions or an unknown ``items_counted_on``.
         DataError: the raw file is missing or malformed (the message names the line), nothing
             survives the filters, a fraction holds no example, or an output folder exists and
             ``overwrite`` is off (an existing empty folder is fine). Nothing is written then.
     """
     start = time.perf_counter()
-    protocol = _protocol(dataset)
+    if items_counted_on not in ITEM_COUNTS:
+        raise ConfigError(f"items are counted on one of {', '.join(ITEM_COUNTS)}, got {items_counted_on!r}")
+    protocol = dataclasses.replace(_protocol(dataset), items_counted_on=items_counted_on)
     fractions = _fractions(protocol, fractions)
     out_dir = Path(out_dir).expanduser().resolve()  # "." has no parent to stage beside
     names = output_names(dataset, fractions)
@@ -297,18 +308,27 @@ def preprocess(raw: RawClicks, protocol: Protocol | None = None) -> Preprocessed
     clicks = order_clicks(clicks, by_timeframe=protocol.sort_by_timeframe)
     clicks = drop_short_sessions(clicks, min_length=protocol.min_session_length)
     funnel["without_short_sessions"] = _count(clicks)
-    clicks = drop_rare_items(clicks, min_count=protocol.min_item_count,
-                             min_length=protocol.min_session_length)
-    funnel["without_rare_items"] = _count(clicks)
-    if clicks.empty:
-        raise DataError(f"{raw.path}: no session keeps {protocol.min_session_length} clicks on items "
-                        f"with at least {protocol.min_item_count} clicks; is the log too small?")
+    period = " in the training period" if protocol.items_counted_on == "train" else ""
+    no_items = (f"{raw.path}: no session keeps {protocol.min_session_length} clicks on items with at least "
+                f"{protocol.min_item_count} clicks{period}; is the log too small?")
+    if protocol.items_counted_on == "all":  # SR-GNN: the whole log's counts, then the split
+        clicks = drop_rare_items(clicks, min_count=protocol.min_item_count, min_length=protocol.min_session_length)
+        funnel["without_rare_items"] = _count(clicks)
+        if clicks.empty:
+            raise DataError(no_items)
     train, test, split_date = split_by_date(clicks, days=protocol.test_days)
+    funnel["on_split_date"] = _count(_select(clicks, clicks["date"].to_numpy() == split_date))  # in neither set
     if train.empty:
         raise DataError(f"{raw.path}: no session ends before the split date "
                         f"{_iso(split_date)} (the log spans {protocol.test_days} day(s) or less)")
+    if protocol.items_counted_on == "train":  # leak-free: the training period's counts only
+        train = drop_rare_items(train, min_count=protocol.min_item_count, min_length=protocol.min_session_length)
+        funnel["train_without_rare_items"] = _count(train)
+        if train.empty:
+            raise DataError(no_items)
     train, test = sort_by_date(train), sort_by_date(test)
     train, vocabulary = reindex_items(train)
+    funnel["test_before_item_mapping"] = _count(test)  # step 9 then drops the items not in training
     test = map_items(test, vocabulary, min_length=protocol.min_session_length)
     funnel["train"], funnel["test"] = _count(train), _count(test)
     if test.empty:
@@ -614,7 +634,10 @@ def _output_stats(name: str, data: Preprocessed, sessions: Sessions, example_len
     return {
         "name": name,
         **source,
-        "protocol": "SR-GNN datasets/preprocess.py (docs/MODELS.md §1.2)",
+        "protocol": "SR-GNN datasets/preprocess.py (docs/MODELS.md §1.2)" + (
+            "" if data.protocol.items_counted_on == "all" else
+            ", items counted on the training period only (--items-counted-on train)"),
+        "items_counted_on": data.protocol.items_counted_on,
         "split_date": _iso(data.split_date),
         "test_days": data.protocol.test_days,
         "clicks": train_clicks + test_clicks,

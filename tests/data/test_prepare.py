@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import dataclasses
 import operator
 import os
 import pickle
@@ -144,6 +145,28 @@ def test_diginetica_by_hand(tmp_path: Path, header: str) -> None:
     assert stats["funnel"]["raw"] == {"clicks": 25, "sessions": 9, "items": 7}
     assert stats["funnel"]["without_short_sessions"]["sessions"] == 8
     assert stats["funnel"]["without_rare_items"] == {"clicks": 20, "sessions": 7, "items": 4}  # 3+2+3+2+3+4+3
+
+
+@pytest.mark.parametrize(("counted_on", "kept"), [("all", {"10", "20", "30", "50"}), ("train", {"10", "20", "30"})])
+def test_items_counted_on_the_training_period_alone_let_the_test_days_decide_nothing(
+        tmp_path: Path, counted_on: str, kept: set[str]) -> None:
+    """Item 50 is clicked once in training (a row added to session 4) and five times in the test days:
+    counted over the whole log (SR-GNN) it stays, test clicks included; counted on the training period
+    alone (threshold 3 here) it is rare, so it leaves training and, unseen there, the test sessions."""
+    rows = DIGINETICA_ROWS + "4;NA;50;4;2016-05-01\n"
+    raw = read_raw(_write(tmp_path, "v.csv", f"{DIGINETICA_HEADERS[0]}\n{rows}"), "diginetica")
+    protocol = dataclasses.replace(prepare_module.PROTOCOLS["diginetica"], min_item_count=3,
+                                   items_counted_on=counted_on)
+    data = preprocess(raw, protocol)
+    assert set(data.item_ids.tolist()) == kept
+    fifty = {"all": 4, "train": 0}[counted_on]  # 50 is the 4th new id (first seen in session 4)
+    assert (fifty in data.test.items) == (counted_on == "all")
+    assert data.funnel["on_split_date"] == {"clicks": 2, "sessions": 1, "items": 2}  # session 5, in neither set
+    assert data.funnel["test_before_item_mapping"]["sessions"] == 3  # sessions 6, 7, 8
+    assert ("without_rare_items" in data.funnel) == (counted_on == "all")
+    assert ("train_without_rare_items" in data.funnel) == (counted_on == "train")
+    with pytest.raises(ConfigError, match="items are counted on one of all, train, got 'test'"):
+        prepare("diginetica", raw.path, tmp_path / "out", items_counted_on="test")
 
 
 def test_diginetica_steps_by_hand(tmp_path: Path) -> None:
