@@ -159,3 +159,16 @@ def test_commit_comes_from_git_else_from_the_environment(tmp_path: Path, monkeyp
     monkeypatch.setattr(run_record, "PROJECT_ROOT", tmp_path)  # a copied tree without .git
     monkeypatch.setenv("SBRZOO_GIT_COMMIT", "feed123")
     assert run_record.environment_info(torch.device("cpu"))["git_commit"] == "feed123"
+
+
+def test_a_cell_within_half_a_point_of_the_paper_says_so() -> None:
+    from types import SimpleNamespace
+
+    from sbrzoo.reproduce import within_tolerance
+
+    def cell(**differences: float | None) -> SimpleNamespace:
+        return SimpleNamespace(difference=lambda metric: differences[metric.replace("@", "_")])
+
+    assert within_tolerance(cell(HR_20=-0.5, MRR_20=0.51)) == "yes / no"  # 0.5 itself is within
+    assert within_tolerance(cell(HR_20=None, MRR_20=-0.2)) == "– / yes"
+    assert within_tolerance(cell(HR_20=None, MRR_20=None)) == "–"  # no paper figure
