@@ -21,8 +21,8 @@ from sbrzoo.metric_names import PAPER_METRICS
 from sbrzoo.models import get_spec
 from sbrzoo.results import RunRecord
 
-__all__ = ["Cell", "run_folder", "check_same_settings", "run_matrix", "mean_and_std", "summarize_cell",
-           "unfinished_runs", "preset_deviations", "runs_on_disk", "PAPER_METRICS"]
+__all__ = ["Cell", "run_folder", "settings_differences", "check_same_settings", "run_matrix", "mean_and_std",
+           "summarize_cell", "unfinished_runs", "preset_deviations", "runs_on_disk", "PAPER_METRICS"]
 
 log = logging.getLogger(__name__)
 
@@ -32,21 +32,38 @@ def run_folder(out_dir: Path, model: str, seed: int) -> Path:
     return Path(out_dir) / model / f"seed-{seed}"
 
 
+def settings_differences(folder: Path, config: RunConfig) -> dict[str, tuple[Any, Any]]:
+    """Every setting in which the run saved in ``folder`` differs from ``config``: ``key -> (there,
+    now)``, where the run executes aside; none for a folder without a run."""
+    if not (folder / "config.json").is_file():
+        return {}
+    there = _flatten(RunConfig.load(folder / "config.json").to_dict())  # defaults filled in
+    now = _flatten(config.to_dict())
+    return {key: (there.get(key), value) for key, value in now.items()
+            if key not in PLACE_FIELDS and there.get(key) != value}
+
+
 def check_same_settings(folder: Path, config: RunConfig) -> None:
     """Refuse to reuse ``folder`` when the run saved there was made with settings other than ``config``'s.
 
     Raises:
         ConfigError: naming the folder and every differing setting.
     """
-    if not (folder / "config.json").is_file():
-        return
-    there = _flatten(RunConfig.load(folder / "config.json").to_dict())  # defaults filled in
-    now = _flatten(config.to_dict())
-    differing = [f"{key}: {there.get(key)!r} there, {value!r} now" for key, value in now.items()
-                 if key not in PLACE_FIELDS and there.get(key) != value]
+    differing = [f"{key}: {there!r} there, {now!r} now" for key, (there, now) in
+                 settings_differences(folder, config).items()]
     if differing:
         raise ConfigError(f"{folder} holds a run with other settings ({'; '.join(differing)}); "
                           "choose another --out or remove the folder")
+
+
+def _asking_the_preset(config: RunConfig) -> set[str]:
+    """The (flattened) settings in which ``config`` takes its model's preset value on its dataset."""
+    from sbrzoo.presets import resolve_settings
+
+    settings, training = resolve_settings(get_spec(config.model), config.dataset)
+    preset = _flatten({"settings": settings, "training": training.to_dict()})
+    now = _flatten(config.to_dict())
+    return {key for key, value in preset.items() if now.get(key) == value}
 
 
 def _flatten(config: dict[str, Any]) -> dict[str, Any]:
@@ -67,10 +84,13 @@ def run_matrix(
 ) -> dict[tuple[str, int], RunRecord | None]:
     """Train every (model, seed) not yet finished in ``out_dir``; return every run's finished record.
 
-    A run whose folder has test metrics is skipped; one with a checkpoint but no test metrics is
-    resumed from its last finished epoch; one made with other settings stops everything before any
-    training (see :func:`check_same_settings`). After ``deadline`` (a :func:`time.monotonic` time,
-    the same clock in every process) no run is started or resumed; runs left unfinished map to None.
+    A run whose folder has test metrics is skipped. One made with other settings stops everything
+    before any training (see :func:`check_same_settings`), unless it finished and ``make_config`` asks
+    for the preset's value of every setting it differs in: a preset that changed since the run, which
+    the tables mark as the run's deviation from the preset (:func:`preset_deviations`; a log line says
+    so). A run with a checkpoint but no test metrics is resumed from its last finished epoch.
+    After ``deadline`` (a :func:`time.monotonic` time, the same clock in every process) no run is
+    started or resumed; runs left unfinished map to None.
 
     Args:
         train: ``train(config, folder, resume, deadline)`` trains one run; with ``jobs > 1`` it runs in
@@ -81,12 +101,20 @@ def run_matrix(
     for seed in seeds:
         for model in models:
             folder = run_folder(out_dir, model, seed)
-            check_same_settings(folder, make_config(model, seed))
             record = RunRecord.load(folder)
-            if record is not None and record.finished:
+            config = make_config(model, seed)
+            finished = record is not None and record.finished
+            differing = settings_differences(folder, config)
+            if finished and differing and set(differing) <= _asking_the_preset(config):
+                log.info("%s seed %d already finished, kept: made before its preset changed (%s; the tables "
+                         "mark it)", model, seed, "; ".join(f"{k}: {a!r} there, {b!r} now"
+                                                           for k, (a, b) in differing.items()))
+                continue
+            check_same_settings(folder, config)
+            if finished:
                 log.info("%s seed %d already finished, skipped", model, seed)
             else:
-                todo.append((make_config(model, seed), folder))
+                todo.append((config, folder))
     if jobs == 1:
         for config, folder in todo:
             _train_before(train, config, folder, deadline)

@@ -98,3 +98,31 @@ def test_packed_runs_train_at_once(tmp_path: Path, jobs: int, together: bool,
     else:
         with pytest.raises(TimeoutError, match="seed 1 ran alone"):
             train()
+
+
+def test_a_finished_run_from_before_a_preset_change_is_kept_and_an_asked_change_refused(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A preset that changed after a run finished must not block the matrix: the run is kept (the tables
+    mark its deviation from the preset) and a log line names it. Settings asked for (not the preset's)
+    still refuse it, and so does an unfinished run made with other settings."""
+    import logging
+
+    folder = tmp_path / "tagnnpp" / "seed-1"
+    folder.mkdir(parents=True)
+    old_preset = dataclasses.replace(_config().training, lr=1e-3)  # the preset's lr is 1e-4 now
+    write_json_atomic(folder / "config.json", dataclasses.replace(_config(), training=old_preset).to_dict())
+    write_json_atomic(folder / "metrics.json", {"model": "tagnnpp", "dataset": "diginetica", "test": {"HR@20": 1.0}})
+
+    def matrix(config: RunConfig) -> dict:
+        return run_matrix(["tagnnpp"], [1], tmp_path, lambda _, seed: dataclasses.replace(config, seed=seed),
+                          lambda *_: pytest.fail("trained"))
+
+    with caplog.at_level(logging.INFO, logger="sbrzoo.matrix"):
+        assert matrix(_config())[("tagnnpp", 1)] is not None
+    assert "made before its preset changed (training.lr: 0.001 there, 0.0001 now" in caplog.text
+    asked = dataclasses.replace(_config(), training=dataclasses.replace(_config().training, lr=0.5))
+    with pytest.raises(ConfigError, match="training.lr: 0.001 there, 0.5 now"):
+        matrix(asked)
+    write_json_atomic(folder / "metrics.json", {"model": "tagnnpp", "dataset": "diginetica", "test": {}})
+    with pytest.raises(ConfigError, match="training.lr"):
+        matrix(_config())
