@@ -20,8 +20,6 @@ from cli.options import loaded_run_options
 def evaluate_command(run_dir: Path, split: str, targets: str, data_dir: Path | None, device: str | None,
                      backend: str | None, as_json: bool) -> None:
     """Load RUN_DIR's config.json and best.pt, rebuild its data split, and report full-ranking metrics."""
-    import numpy as np
-
     from sbrzoo.errors import DataError
     from sbrzoo.evaluator import evaluate
     from sbrzoo.experiment import evaluation_loader, load_run
@@ -34,12 +32,11 @@ def evaluate_command(run_dir: Path, split: str, targets: str, data_dir: Path | N
     if examples is None:
         raise DataError(f"{run_dir}: the run has no validation split")
     if targets == "last-click":
-        sessions = examples.sessions()
-        if sessions is None:
+        last_clicks = examples.last_clicks()
+        if last_clicks is None:
             raise DataError(f"{run_dir}: the {split} examples are not each session's prefixes, longest first "
                             "(SR-GNN's order), so the last click of each session is unknown")
-        examples = examples.subset(np.flatnonzero(np.r_[True, sessions[1:] != sessions[:-1]]))
-        split = f"{split} (last click of each session)"
+        examples, split = last_clicks, f"{split} (last click of each session)"
     loader = evaluation_loader(run.config, examples, run.dataset.num_items)
     with progress_bar(f"eval {split}", len(examples)) as advance:
         report = evaluate(run.model, loader, device=run.config.device, progress=advance)

@@ -29,18 +29,21 @@ def _names(_: click.Context, __: click.Parameter, value: str) -> list[str]:
 
 def _test_sessions(run: Path, data_root: Path | None) -> np.ndarray | None:
     """The test session of every test example of the run in ``run`` (its data from ``data_root`` when
-    given, else from where it was trained), or None where that data is not found or not grouped."""
+    given, else from where it was trained, else from the dataset's usual place), or None where that data
+    is not found or not grouped."""
     from sbrzoo.config import RunConfig
     from sbrzoo.data.registry import load_dataset
-    from sbrzoo.errors import DataError
+    from sbrzoo.errors import DataError, UnknownNameError
 
     config = RunConfig.load(run / "config.json")
     data_dir = data_root / config.dataset if data_root and config.dataset != "synthetic" else config.data_dir
-    try:
-        dataset = load_dataset(config.dataset, data_dir=Path(data_dir) if data_dir else None, valid_split="none")
-    except DataError:
-        return None
-    return dataset.test.sessions()
+    places = dict.fromkeys([Path(data_dir) if data_dir else None, None])  # where it was, then the usual place
+    for place in places:
+        try:
+            return load_dataset(config.dataset, data_dir=place, valid_split="none").test.sessions()
+        except (DataError, UnknownNameError):  # not there; a dataset only its folder named
+            continue
+    return None
 
 
 @click.command("reproduce", short_help="Train Table I/II cells over datasets and seeds; compare with the paper.")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.options import build_config, jobs_option, model_variant, parse_set_options, training_options
+from cli.options import SETTING_OPTIONS, build_config, jobs_option, model_variant, parse_set_options, training_options
 
 
 @click.command("tune", short_help="Search settings on the validation split; test metrics of the choice only.")
@@ -31,10 +31,9 @@ def tune_command(*, model: str, grid: tuple[str, ...], trials: int | None, jobs:
     Repeating the command resumes unfinished trials and keeps finished ones."""
     from cli.options import check_out_folder
     from sbrzoo.errors import ConfigError
-    from sbrzoo.experiment import train_cell
     from sbrzoo.matrix import run_matrix
     from sbrzoo.report import LiteralTable, metrics_table, show_json, show_table
-    from sbrzoo.search import choose, grid_trials, write_result
+    from sbrzoo.search import choose, grid_trials, train_trial, write_result
 
     if options["select_on"] != "valid" or options["valid_split"] == "none" or options["track_test"]:
         raise ConfigError("sbrzoo tune chooses on the validation split and never looks at the test split while "
@@ -42,13 +41,19 @@ def tune_command(*, model: str, grid: tuple[str, ...], trials: int | None, jobs:
     spec = model_variant(model, options["fidelity"])
     values = {name: [parse_set_options(spec, [f"{name}={text}"])[name] for text in texts]
               for name, texts in _parse_grid(grid).items()}
-    clash = sorted(set(values) & set(parse_set_options(spec, options["set_"])))
+    repeated = [name for name, tried in values.items() if len(set(map(repr, tried))) < len(tried)]
+    if repeated:
+        raise ConfigError(f"--grid {repeated[0]}: two of its values are the same value ({values[repeated[0]]})")
+    given = set(parse_set_options(spec, options["set_"])) | {k for k in SETTING_OPTIONS if options[k] is not None}
+    clash = sorted(set(values) & given)
     if clash:
-        raise ConfigError(f"{', '.join(clash)}: given to --grid and --set at once")
+        raise ConfigError(f"{', '.join(clash)}: given to --grid and as an option (--set or its own) at once")
     chosen_trials = grid_trials(values, trials, options["seed"])
     configs = {name: build_config(spec.name, {**options, "set_": (*options["set_"],
                                                                      *(f"{k}={v}" for k, v in setting.items()))})
                for name, setting in chosen_trials.items()}
+    if spec.composed and any(config.training.epochs == 0 for config in configs.values()):
+        raise ConfigError("epochs 0 trains nothing: a trial of a model that learns needs at least one epoch")
     dataset = next(iter(configs.values())).dataset
     out_dir = out or Path("runs") / f"tune-{spec.name}-{dataset}"
     check_out_folder(out_dir)
@@ -56,7 +61,7 @@ def tune_command(*, model: str, grid: tuple[str, ...], trials: int | None, jobs:
     def trial_config(trial: str, seed: int):  # noqa: ANN202 - RunConfig
         return dataclasses.replace(configs[trial], seed=seed)
 
-    run_matrix(list(configs), [options["seed"]], out_dir, trial_config, train_cell, jobs=jobs)
+    run_matrix(list(configs), [options["seed"]], out_dir, trial_config, train_trial, jobs=jobs)
     result = choose(out_dir, chosen_trials, options["seed"], options["select_metric"])
     write_result(out_dir / "tune.json", {"model": spec.name, "dataset": dataset, "grid": values, **result})
     if as_json:
@@ -64,16 +69,17 @@ def tune_command(*, model: str, grid: tuple[str, ...], trials: int | None, jobs:
         return
     metric = options["select_metric"]
     table = LiteralTable(title=f"{spec.name} on {dataset}: validation {metric} of every trial, best first",
-                         caption=f"saved in {out_dir / 'tune.json'}")
-    for column in ("trial", *values, "selected epoch", f"valid {metric}"):
-        table.add_column(column, justify="left" if column == "trial" else "right")
+                         caption=f"saved in {out_dir / 'tune.json'}; each trial's run in "
+                                 f"{out_dir}/NAME=VALUE,.../seed-{options['seed']}")
+    for column in (*values, "selected epoch", f"valid {metric}"):
+        table.add_column(column, justify="right")
     for row in result["trials"]:
-        table.add_row(row["trial"], *(str(row["settings"][name]) for name in values), str(row["best_epoch"]),
-                      f"{row['valid']:.2f}")
+        table.add_row(*(str(row["settings"][name]) for name in values),
+                      "–" if row["best_epoch"] is None else str(row["best_epoch"]),
+                      "diverged" if row["diverged"] else f"{row['valid']:.2f}")
     show_table(table)
     best = result["best"]
-    show_table(metrics_table(f"Test metrics (%) of the chosen trial, {best['trial']} "
-                             f"({', '.join(f'{k}={v}' for k, v in best['settings'].items())})",
+    show_table(metrics_table(f"Test metrics (%) of the chosen trial, {best['trial']}",
                              [(f"{spec.name} (epoch {best['best_epoch']})", best["test"])],
                              note="the only test figures of the search"))
 
@@ -95,7 +101,5 @@ def _parse_grid(items: tuple[str, ...]) -> dict[str, list[str]]:
             raise ConfigError(f"--grid {item!r}: expected NAME=V1,V2,...")
         if name in grid:
             raise ConfigError(f"--grid {item!r}: {name} is given twice")
-        if len(set(texts)) != len(texts):
-            raise ConfigError(f"--grid {item!r}: a value repeats")
         grid[name] = texts
     return grid

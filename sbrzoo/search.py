@@ -13,54 +13,77 @@ from sbrzoo.errors import DataError
 from sbrzoo.matrix import run_folder
 from sbrzoo.results import RunRecord
 
-__all__ = ["grid_trials", "choose", "write_result"]
+__all__ = ["grid_trials", "train_trial", "choose", "write_result", "DIVERGED_FILE"]
+
+#: Written into a trial's folder when its training diverged: the trial is then done, and failed
+DIVERGED_FILE = "diverged.txt"
 
 
 def grid_trials(values: Mapping[str, Sequence[Any]], trials: int | None, seed: int) -> dict[str, dict[str, Any]]:
-    """The trials of a grid: ``"trial-<i>"`` -> one value of every setting, ``i`` the combination's
-    index in the product of ``values`` (in the order given), so that the same grid names the same
-    folders again.
+    """The trials of a grid: a name from the values (``"dim=16,lr=0.01"``, the folder of the trial, so
+    that a trial keeps its folder when the grid grows) -> one value of every setting.
 
     Args:
         values: Setting name -> the values to try.
         trials: How many combinations to draw at random, without replacement, seeded by ``seed``
-            (None, or at least their number: every combination).
+            (None, or at least their number: every combination, in the order of their product).
     """
     combinations = list(itertools.product(*values.values()))
-    width = len(str(len(combinations) - 1))
     chosen: Sequence[int] = range(len(combinations))
     if trials is not None and trials < len(combinations):
         import numpy as np
 
         chosen = sorted(np.random.default_rng([seed]).choice(len(combinations), trials, replace=False).tolist())
-    return {f"trial-{index:0{width}d}": dict(zip(values, combinations[index], strict=True)) for index in chosen}
+    settings = [dict(zip(values, combinations[index], strict=True)) for index in chosen]
+    return {",".join(f"{name}={value}" for name, value in setting.items()): setting for setting in settings}
+
+
+def train_trial(config: Any, folder: Path, resume: bool, deadline: float | None) -> None:  # noqa: ANN401 - RunConfig
+    """Train one trial (:func:`sbrzoo.experiment.train_cell`); one whose loss diverges is recorded as
+    failed (:data:`DIVERGED_FILE`) instead of stopping the search, and is not trained again."""
+    from sbrzoo.errors import TrainingDiverged
+    from sbrzoo.experiment import train_cell
+
+    if (folder / DIVERGED_FILE).is_file():
+        return
+    try:
+        train_cell(config, folder, resume, deadline)
+    except TrainingDiverged as error:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / DIVERGED_FILE).write_text(f"{error}\n", encoding="utf-8")
 
 
 def choose(out_dir: Path, trials: Mapping[str, Mapping[str, Any]], seed: int, metric: str) -> dict[str, Any]:
-    """Every finished trial's validation ``metric`` at its selected epoch, best first, and the best
-    one's test metrics (the only test figures the search reports).
+    """Every trial's validation ``metric`` at its selected epoch, best first (diverged trials last, with
+    their error), and the best one's test metrics (the only test figures the search reports).
 
     Returns:
-        ``{"select_metric", "trials": [{"trial", "settings", "best_epoch", "valid"}, ...], "best": {...,
-        "test"}}``.
+        ``{"select_metric", "trials": [{"trial", "settings", "best_epoch", "valid", "diverged"}, ...],
+        "best": {..., "test"}}``.
 
     Raises:
-        DataError: a trial has no finished record (it failed or was interrupted).
+        DataError: a trial has no finished record (it was interrupted), or no trial has a finite score.
     """
     rows: list[dict[str, Any]] = []
     for trial, settings in trials.items():
         folder = run_folder(out_dir, trial, seed)
+        row: dict[str, Any] = {"trial": trial, "settings": dict(settings), "best_epoch": None,
+                               "valid": math.nan, "diverged": None}
         record = RunRecord.load(folder)
-        if record is None or not record.finished:
+        if (folder / DIVERGED_FILE).is_file():
+            row["diverged"] = (folder / DIVERGED_FILE).read_text(encoding="utf-8").strip()
+        elif record is None or not record.finished:
             raise DataError(f"{folder}: the trial has not finished; repeat the command to resume it")
-        selected = next(epoch for epoch in record.epochs if epoch["epoch"] == record.best_epoch)
-        rows.append({"trial": trial, "settings": dict(settings), "best_epoch": record.best_epoch,
-                     "valid": selected["valid"][metric], "test": {k: v for k, v in record.test.items()
-                                                                 if k != "seconds"}})
+        else:
+            selected = next(epoch for epoch in record.epochs if epoch["epoch"] == record.best_epoch)
+            row |= {"best_epoch": record.best_epoch, "valid": selected["valid"][metric],
+                    "test": {k: v for k, v in record.test.items() if k != "seconds"}}
+        rows.append(row)
     rows.sort(key=lambda row: (-row["valid"] if math.isfinite(row["valid"]) else math.inf, row["trial"]))
-    best = rows[0]
+    if not math.isfinite(rows[0]["valid"]):
+        raise DataError(f"{out_dir}: no trial has a finite validation {metric} (diverged or NaN); nothing to choose")
     return {"select_metric": metric, "trials": [{k: v for k, v in row.items() if k != "test"} for row in rows],
-            "best": best}
+            "best": rows[0]}
 
 
 def write_result(path: Path, payload: Mapping[str, Any]) -> None:

@@ -46,6 +46,14 @@ def test_the_prefixes_of_one_session_are_one_observation() -> None:
         paired_comparison(ranks_a, ranks_b, sessions[:9])
 
 
+def test_sessions_equal_but_for_rounding_are_not_evidence() -> None:
+    """Reciprocal ranks 1/3 + 1/6 and 1/2 + 0 are the same session mean, up to float rounding (~1e-17):
+    ten such sessions must not make a significant MRR difference."""
+    ranks_a, ranks_b = np.tile([3, 6], 10), np.tile([2, 100], 10)
+    _, p_value = paired_comparison(ranks_a, ranks_b, np.repeat(np.arange(10), 2))
+    assert p_value["MRR@20"] == 1.0
+
+
 def test_identical_models_are_not_different() -> None:
     ranks = np.array([3, 7, 100])
     difference, p_value = paired_comparison(ranks, ranks.copy())
@@ -170,5 +178,6 @@ def test_a_cell_within_half_a_point_of_the_paper_says_so() -> None:
         return SimpleNamespace(difference=lambda metric: differences[metric.replace("@", "_")])
 
     assert within_tolerance(cell(HR_20=-0.5, MRR_20=0.51)) == "yes / no"  # 0.5 itself is within
+    assert within_tolerance(cell(HR_20=0.504, MRR_20=-0.506)) == "yes / no"  # as printed: +0.50, -0.51
     assert within_tolerance(cell(HR_20=None, MRR_20=-0.2)) == "– / yes"
     assert within_tolerance(cell(HR_20=None, MRR_20=None)) == "–"  # no paper figure

@@ -104,6 +104,14 @@ class Examples:
             return None
         return np.cumsum(new_session) - 1
 
+    def last_clicks(self) -> Examples | None:
+        """The example of each session's last click (its longest prefix, the first of its examples in
+        :meth:`augment`'s order), or None where the examples are not in that order (:meth:`sessions`)."""
+        sessions = self.sessions()
+        if sessions is None:
+            return None
+        return self.subset(np.flatnonzero(np.r_[True, sessions[1:] != sessions[:-1]]))
+
     def max_item(self) -> int:
         """Largest item id among prefixes and targets (0 when empty)."""
         largest = [int(a.max()) for a in (self.items, self.targets) if a.size]

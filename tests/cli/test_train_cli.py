@@ -87,8 +87,9 @@ def test_evaluate_on_the_last_click_of_each_session_ranks_those_examples_alone(t
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     evaluated = json.loads(result.stdout)
-    sessions = load_dataset("synthetic").test.sessions()
-    last_clicks = np.flatnonzero(np.r_[True, sessions[1:] != sessions[:-1]])  # each session's longest prefix
+    test = load_dataset("synthetic").test
+    sessions = test.sessions()
+    last_clicks = np.flatnonzero(np.r_[True, test.lengths[:-1] == 1])  # a session's prefixes end at one click
     assert evaluated["num_examples"] == len(last_clicks) == sessions.max() + 1
     ranks = torch.from_numpy(np.load(tmp_path / "run" / "test_ranks.npy")[last_clicks])
     assert evaluated["metrics"] == pytest.approx(metrics_from_ranks(ranks))  # the saved ranks of those examples
