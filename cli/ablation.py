@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +37,7 @@ def ablation_command(*, rows: str, seeds: list[int], out: Path | None, jobs: int
     out_dir = out or Path("runs") / f"ablation-{dataset_name}"
     check_out_folder(out_dir)
 
-    def make_config(row: str, seed: int):  # noqa: ANN202
-        return dataclasses.replace(base[row], seed=seed)
-
-    run_matrix(names, seeds, out_dir, make_config, train_cell, jobs=jobs)
+    run_matrix(base, seeds, out_dir, train_cell, jobs=jobs)
     summaries = [cell for name in names if (cell := summarize_cell(out_dir / name, dataset_name, name, seeds))]
     extra = {"seeds": seeds, "config": base[names[0]].to_dict()}
     write_outputs(summaries, out_dir, dataset_name, extra=extra)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import time
@@ -98,11 +97,7 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
         data_dir = data_root / dataset if data_root and dataset != "synthetic" else None
         fixed = {"dataset": dataset, "data_dir": data_dir, "seed": 0, "select_on": "valid", "track_test": True}
         configs = {name: build_config(name, {**options, **fixed}) for name in names}
-
-        def seeded(model: str, seed: int, by_model: dict[str, RunConfig] = configs) -> RunConfig:
-            return dataclasses.replace(by_model[model], seed=seed)
-
-        run_matrix(names, seeds, runs_dir / dataset, seeded, train_cell, deadline=deadline, jobs=jobs)
+        run_matrix(configs, seeds, runs_dir / dataset, train_cell, deadline=deadline, jobs=jobs)
     # The table holds every cell on disk, also those of earlier calls with other --models/--datasets.
     on_disk = runs_on_disk(runs_dir)
     planned = {dataset: dict.fromkeys(names, seeds) for dataset, _ in asked}

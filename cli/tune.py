@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +57,7 @@ def tune_command(*, model: str, grid: tuple[str, ...], trials: int | None, jobs:
     out_dir = out or Path("runs") / f"tune-{spec.name}-{dataset}"
     check_out_folder(out_dir)
 
-    def trial_config(trial: str, seed: int):  # noqa: ANN202 - RunConfig
-        return dataclasses.replace(configs[trial], seed=seed)
-
-    run_matrix(list(configs), [options["seed"]], out_dir, trial_config, train_trial, jobs=jobs)
+    run_matrix(configs, [options["seed"]], out_dir, train_trial, jobs=jobs)
     result = choose(out_dir, chosen_trials, options["seed"], options["select_metric"])
     write_result(out_dir / "tune.json", {"model": spec.name, "dataset": dataset, "grid": values, **result})
     if as_json:

@@ -7,10 +7,11 @@ checkpoints per epoch and resumes across calls); ``reproduce`` keeps one such fo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -73,19 +74,19 @@ def _flatten(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_matrix(
-    models: Sequence[str],
+    configs: Mapping[str, RunConfig],
     seeds: Sequence[int],
     out_dir: Path,
-    make_config: Callable[[str, int], RunConfig],
     train: Callable[[RunConfig, Path, bool, float | None], object],
     *,
     deadline: float | None = None,
     jobs: int = 1,
 ) -> dict[tuple[str, int], RunRecord | None]:
-    """Train every (model, seed) not yet finished in ``out_dir``; return every run's finished record.
+    """Train every (name, seed) not yet finished in ``out_dir``, the run of ``configs[name]`` with that
+    seed in ``run_folder(out_dir, name, seed)``; return every run's finished record.
 
     A run whose folder has test metrics is skipped. One made with other settings stops everything
-    before any training (see :func:`check_same_settings`), unless it finished and ``make_config`` asks
+    before any training (see :func:`check_same_settings`), unless it finished and its config asks
     for the preset's value of every setting it differs in: a preset that changed since the run, which
     the tables mark as the run's deviation from the preset (:func:`preset_deviations`; a log line says
     so). A run with a checkpoint but no test metrics is resumed from its last finished epoch.
@@ -99,10 +100,10 @@ def run_matrix(
     """
     todo = []
     for seed in seeds:
-        for model in models:
+        for model in configs:
             folder = run_folder(out_dir, model, seed)
             record = RunRecord.load(folder)
-            config = make_config(model, seed)
+            config = dataclasses.replace(configs[model], seed=seed)
             finished = record is not None and record.finished
             differing = settings_differences(folder, config)
             if finished and differing and set(differing) <= _asking_the_preset(config):
@@ -122,7 +123,7 @@ def run_matrix(
         _train_in_processes(train, todo, deadline, jobs)
     results: dict[tuple[str, int], RunRecord | None] = {}
     for seed in seeds:
-        for model in models:
+        for model in configs:
             record = RunRecord.load(run_folder(out_dir, model, seed))
             results[(model, seed)] = record if record is not None and record.finished else None
     return results

@@ -55,8 +55,7 @@ def _train_or_fail(config: RunConfig, folder: Path, resume: bool, deadline: floa
 def test_packed_runs_stop_starting_runs_after_a_failure(tmp_path: Path) -> None:
     seeds = list(range(1, 11))
     with pytest.raises(RuntimeError, match="run 1 failed"):
-        run_matrix(["tagnnpp"], seeds, tmp_path, lambda _, seed: dataclasses.replace(_config(), seed=seed),
-                   _train_or_fail, jobs=2)
+        run_matrix({"tagnnpp": _config()}, seeds, tmp_path, _train_or_fail, jobs=2)
     finished = sorted(tmp_path.glob("tagnnpp/seed-*/done"))
     # the runs the pool had handed on before the failure finish (2 running, up to 3 in its call queue);
     # the other runs never start, where all 9 would run to the end without the cancel
@@ -89,8 +88,7 @@ def test_packed_runs_train_at_once(tmp_path: Path, jobs: int, together: bool,
     (there the first run, in this process, waits for the second in vain)."""
     monkeypatch.setattr(sys.modules[__name__], "_WAIT_FOR_THE_OTHER_SECONDS", 60.0 if together else 0.5)
     def train() -> None:
-        run_matrix(["tagnnpp"], [1, 2], tmp_path, lambda _, seed: dataclasses.replace(_config(), seed=seed),
-                   _train_when_the_other_has_started, jobs=jobs)
+        run_matrix({"tagnnpp": _config()}, [1, 2], tmp_path, _train_when_the_other_has_started, jobs=jobs)
 
     if together:
         train()
@@ -114,8 +112,7 @@ def test_a_finished_run_from_before_a_preset_change_is_kept_and_an_asked_change_
     write_json_atomic(folder / "metrics.json", {"model": "tagnnpp", "dataset": "diginetica", "test": {"HR@20": 1.0}})
 
     def matrix(config: RunConfig) -> dict:
-        return run_matrix(["tagnnpp"], [1], tmp_path, lambda _, seed: dataclasses.replace(config, seed=seed),
-                          lambda *_: pytest.fail("trained"))
+        return run_matrix({"tagnnpp": config}, [1], tmp_path, lambda *_: pytest.fail("trained"))
 
     with caplog.at_level(logging.INFO, logger="sbrzoo.matrix"):
         assert matrix(_config())[("tagnnpp", 1)] is not None
