@@ -82,6 +82,39 @@ _TRAINING_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
         "--eval-batch-size", type=click.IntRange(min=1), default=RUN_DEFAULTS["eval_batch_size"], show_default=True),
 }
 
+def _read_config_file(ctx: click.Context, _: click.Parameter, path: Path | None) -> None:
+    """``--config FILE.toml``: option values by name, as the command's defaults, so that the options
+    given on the command line win (defaults < model preset < file < flags). Keys are the options'
+    long names without dashes (``epochs = 5``, ``valid-split = "none"``, ``set = ["heads=4"]``).
+
+    Raises:
+        click.BadParameter: the file is not TOML, or names an option the command does not have.
+    """
+    import tomllib
+
+    if path is None:
+        return
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise click.BadParameter(f"{path}: {error}") from None
+    names = {opt.lstrip("-"): param.name for param in ctx.command.params for opt in param.opts
+             if opt.startswith("--") and param.name != "config"}
+    known = {key: names.get(key.replace("_", "-"), names.get(key)) for key in values}
+    unknown = sorted(key for key, name in known.items() if name is None)
+    if unknown:
+        from sbrzoo.errors import unknown_name
+
+        raise click.BadParameter(f"{path}: {unknown_name('option', unknown[0], sorted(names))}")
+    ctx.default_map = {**(ctx.default_map or {}), **{known[key]: value for key, value in values.items()}}
+
+
+_CONFIG_FILE_OPTION = click.option(
+    "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, is_eager=True,
+    expose_value=False, callback=_read_config_file,
+    help="TOML file of option values by their long names (epochs = 5, set = [\"heads=4\"]); "
+         "options on the command line win.")
+
 #: ``--jobs`` of the experiment matrices (``sbrzoo reproduce``, ``sbrzoo ablation``).
 jobs_option = click.option(
     "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
@@ -115,7 +148,8 @@ SETTING_OPTIONS = ("epochs", "batch_size", "lr", "weight_decay", "dim", "heads",
 
 
 def training_options(command: Callable | None = None, *, without: Sequence[str] = ()) -> Callable:
-    """Decorate a click command with the shared training options, except those named in ``without``.
+    """Decorate a click command with the shared training options, except those named in ``without``,
+    and ``--config FILE.toml`` (:func:`_read_config_file`).
 
     Usable bare (``@training_options``) or called (``@training_options(without=("seed",))``).
     """
@@ -127,7 +161,7 @@ def training_options(command: Callable | None = None, *, without: Sequence[str] 
         for name, option in reversed(_TRAINING_OPTIONS.items()):
             if name not in without:
                 function = option(function)
-        return function
+        return _CONFIG_FILE_OPTION(function)
 
     return decorate if command is None else decorate(command)
 

@@ -200,3 +200,28 @@ def test_an_unregistered_dataset_folder_says_that_the_general_presets_apply(tmp_
     assert " ".join(result.stderr.split()).count("'my_shop_clicks' is not a registered dataset") == 1
     registered = sbrzoo("train", "--model", "tagnnpp", "--dry-run")
     assert registered.returncode == 0 and "not a registered dataset" not in registered.stderr
+
+
+def test_a_config_file_sets_options_and_the_command_line_wins(tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text('epochs = 2\nmax-train-batches = 3\nvalid_split = "none"\nselect-on = "last"\nset = ["dim=8"]\n')
+    result = CliRunner().invoke(cli, ["train", "--model", "srgnn", "--config", str(config), "--epochs", "1",
+                                      "--out", str(tmp_path / "run"), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["settings"]["dim"], saved["max_train_batches"], saved["valid_split"], saved["select_on"]) == (
+        8, 3, "none", "last")  # from the file, both spellings of a name
+    assert saved["training"]["epochs"] == 1  # the command line over the file
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("epochz = 2\n", "unknown option 'epochz'; did you mean 'epochs'?"),
+    ("epochs = \n", "at line 1"),
+    ('epochs = "many"\n', "'many' is not a valid integer"),
+])
+def test_a_bad_config_file_is_one_line_naming_it(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(text)
+    result = sbrzoo("train", "--model", "srgnn", "--config", str(config), "--out", str(tmp_path / "run"))
+    assert result.returncode != 0 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "run").exists()
