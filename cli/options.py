@@ -106,7 +106,7 @@ def _read_config_file(ctx: click.Context, _: click.Parameter, path: Path | None)
         from sbrzoo.errors import unknown_name
 
         raise click.BadParameter(f"{path}: {unknown_name('option', unknown[0], sorted(names))}")
-    ctx.default_map = {**(ctx.default_map or {}), **{known[key]: value for key, value in values.items()}}
+    ctx.default_map = {**(ctx.default_map or {}), **{name: values[key] for key, name in known.items() if name}}
 
 
 _CONFIG_FILE_OPTION = click.option(
