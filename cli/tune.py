@@ -26,7 +26,8 @@ def tune_command(*, model: str, grid: tuple[str, ...], trials: int | None, jobs:
                  as_json: bool, **options: Any) -> None:
     """Train MODEL once per combination of the --grid values (or --trials of them) and choose the one
     with the best validation score (--select-metric at each trial's selected epoch). The test split
-    chooses nothing: the table shows validation scores, and only the chosen setting's test metrics.
+    chooses nothing: the table shows validation scores, and only the chosen setting's test metrics
+    (so --select-on must stay valid, --valid-split must not be none, and --track-test is refused).
     Repeating the command resumes unfinished trials and keeps finished ones."""
     from cli.options import check_out_folder
     from sbrzoo.errors import ConfigError
