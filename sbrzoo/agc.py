@@ -34,10 +34,10 @@ def adaptive_clip_(parameters: Iterable[Tensor], clipping: float = 0.01, eps: fl
         clipping: The factor :math:`\lambda`.
         eps: The floor :math:`\epsilon` on weight norms.
     """
-    parameters = [p for p in parameters if p.grad is not None]
-    if not parameters:
+    with_grads = [(p, p.grad) for p in parameters if p.grad is not None]
+    if not with_grads:
         return
-    grads = [p.grad for p in parameters if p.grad is not None]  # all of them (filtered above)
+    parameters, grads = [p for p, _ in with_grads], [g for _, g in with_grads]
     # min(1, limit / ||G||) is the rule above; the list ops launch one kernel per list, not per tensor
     limits = torch._foreach_clamp_min([unitwise_norm(p) for p in parameters], eps)
     torch._foreach_mul_(limits, clipping)

@@ -134,7 +134,7 @@ def _batch_sums(ranks: Tensor, ks: Tensor) -> Tensor:
 
 
 class MetricAccumulator:
-    """Sums HR/MRR/NDCG@K, ties and NaN targets on the ranks' device across batches.
+    """Sums HR/MRR/NDCG@K and NaN targets on the ranks' device across batches.
 
     Per batch only device ops are queued; :meth:`result`, :attr:`ties`, :attr:`nan_targets` and
     :meth:`ranks` share one transfer to the host, made the first time one of them is read after an
@@ -155,7 +155,7 @@ class MetricAccumulator:
     def __init__(self, ks: Sequence[int] = (10, 20)) -> None:
         self.ks = _check_ks(ks)
         self.num_examples = 0
-        self._totals: Tensor | None = None  # (3K + 2,) metric sums, ties, NaN targets
+        self._totals: Tensor | None = None  # (3K + 1,) metric sums, NaN targets
         self._ranks: list[Tensor] = []  # optimistic, then pessimistic, of each batch
         self._ks_on: dict[torch.device, Tensor] = {}
         self._host: tuple[list[float], Tensor] | None = None
@@ -166,7 +166,7 @@ class MetricAccumulator:
 
         Args:
             optimistic: (B,) optimistic ranks (the metrics use these).
-            pessimistic: (B,) pessimistic ranks, for the tie count; None = no ties.
+            pessimistic: (B,) pessimistic ranks; None = no ties.
             target_nan: (B,) bool, True where the target's score was NaN; None = none.
         """
         if optimistic.dim() != 1:
@@ -179,9 +179,8 @@ class MetricAccumulator:
             ks = self._ks_on[device] = torch.tensor(self.ks, device=device)
         sums = _batch_sums(optimistic, ks)
         zero = torch.zeros(1, dtype=sums.dtype, device=device)
-        ties = zero if pessimistic is None else (pessimistic != optimistic).sum().reshape(1)
         nans = zero if target_nan is None else target_nan.sum().reshape(1)
-        sums = torch.cat([sums, ties.to(sums.dtype), nans.to(sums.dtype)])
+        sums = torch.cat([sums, nans.to(sums.dtype)])
         self._totals = sums if self._totals is None else self._totals + sums.to(self._totals.device)
         self._ranks += [optimistic, optimistic if pessimistic is None else pessimistic]
         self.num_examples += len(optimistic)
@@ -201,7 +200,7 @@ class MetricAccumulator:
         """The totals, and the (2, num_examples) optimistic and pessimistic ranks, on the host."""
         if self._host is None:
             if self._totals is None:
-                totals = [0.0] * (3 * len(self.ks) + 2)
+                totals = [0.0] * (3 * len(self.ks) + 1)
                 ranks = torch.zeros(2, 0, dtype=torch.long)
             else:
                 num_totals = len(self._totals)
@@ -239,7 +238,7 @@ class MetricAccumulator:
     @property
     def ties(self) -> int:
         """Examples whose target shares its score with another item (optimistic ≠ pessimistic)."""
-        return round(self._to_host()[0][-2])
+        return int((self.pessimistic_ranks() != self.ranks()).sum())
 
     @property
     def nan_targets(self) -> int:
