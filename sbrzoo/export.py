@@ -9,7 +9,8 @@ The exported program is ``scores, item_ids = program(items)``:
 * ``scores``: (B, k) float32, the model's scores of the ``k`` best items, best first.
 * ``item_ids``: (B, k) int64 sbrzoo ids ``1..N`` of those items.
 
-``B`` and ``L`` are free; ``k`` is fixed when exporting. The program builds the session graph itself
+``B`` and ``L`` are free (a model with a positional table, TAGNN++, reads a longer session's latest
+clicks, as ``sbrzoo recommend`` does); ``k`` is fixed when exporting. The program builds the session graph itself
 (the sorted unique items of every session, one edge per distinct transition, SR-GNN's degree weights:
 :mod:`sbrzoo.data.graphs`) with plain tensor operations, so it needs neither DGL nor sbrzoo.
 
@@ -44,6 +45,7 @@ from torch.onnx import symbolic_helper
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.errors import ConfigError
 from sbrzoo.graph.torch_graph import TorchGraph
+from sbrzoo.nn.positional import longest_prefix
 from sbrzoo.paths import refuse_to_replace
 
 __all__ = ["EXPORT_FORMATS", "EXPORTABLE_PARTS", "INPUT_NAMES", "OUTPUT_NAMES", "ExportInfo", "export_problem",
@@ -193,10 +195,21 @@ class PaddedSessionProgram(nn.Module):
                     setattr(module, name, _TracedSelfAttention(child))
         self.num_items = model.num_items
         self.k = min(k, model.num_items)
+        self.max_clicks = longest_prefix(model)
+
+    def latest_clicks(self, items: Tensor) -> Tensor:
+        """Each row's last ``max_clicks`` clicks, left-aligned, as :class:`~sbrzoo.recommend.Recommender`
+        reads them: (B, L) -> (B, min(L, max_clicks)); unchanged without a positional table."""
+        if self.max_clicks is None:
+            return items
+        start = ((items > 0).sum(dim=1) - self.max_clicks).clamp(min=0)
+        columns = start[:, None] + torch.arange(items.shape[1], device=items.device)[None, :]
+        return torch.cat([items, torch.zeros_like(items)], dim=1).gather(1, columns)[:, :self.max_clicks]
 
     def batch(self, items: Tensor) -> SessionBatch:
         """The :class:`SessionBatch` the collator builds for these sessions, from tensor operations only
         (one extra node, item 0, takes the padding's clicks and a self-loop: it touches no session)."""
+        items = self.latest_clicks(items)
         batch_size, width = items.shape
         items = torch.cat([items, items.new_zeros(batch_size, 1)], dim=1)  # padding in every batch
         mask = items > 0

@@ -158,19 +158,18 @@ class Recommender:
         from sbrzoo.data.extras import load_item_map
         from sbrzoo.models import get_spec
         from sbrzoo.models.popularity import PopularityModel
-        from sbrzoo.nn.positional import PositionalEmbedding
+        from sbrzoo.nn.positional import longest_prefix
 
         dataset = run.dataset
         folder = dataset_folder(dataset)
         item_map = load_item_map(folder, num_items=dataset.num_items) if folder is not None else None
         popularity = PopularityModel(dataset.num_items)
         popularity.fit_statistics(dataset.train)
-        tables = [m.table.num_embeddings for m in run.model.modules() if isinstance(m, PositionalEmbedding)]
         return cls(run.model, ItemIds(dataset.num_items, item_map), popularity.counts.numpy(),
                    graph_kinds=get_spec(run.config.model).graph_kinds, backend=run.config.backend,
                    device=run.config.device, batch_size=batch_size,
                    padding_to=int(dataset.test.lengths.max()) if len(dataset.test) else 0,
-                   max_clicks=min(tables) if tables else None, name=run.config.model, epoch=run.epoch)
+                   max_clicks=longest_prefix(run.model), name=run.config.model, epoch=run.epoch)
 
     def recommend(self, sessions: Sequence[Sequence[Any]], k: int = 20, exclude_seen: bool = False,
                   ) -> list[Recommendation]:

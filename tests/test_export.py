@@ -21,6 +21,8 @@ from sbrzoo.experiment import evaluation_loader, load_run
 from sbrzoo.export import check_exportable, check_program, export_run, load_program, pad_sessions
 from sbrzoo.graph import dgl_available
 from sbrzoo.models import get_spec, list_models
+from sbrzoo.nn.positional import longest_prefix
+from sbrzoo.recommend import Recommender
 
 EXPORTED = ["srgnn", "tagnn", "tagnnpp", "tagnnpp_no_gnn", "tagnnpp_no_pe", "gcsan", "gru4rec", "narm", "stamp",
             "repeatnet", "csrm"]
@@ -72,6 +74,23 @@ def test_the_program_gives_pytorchs_top20_on_test_batches(trained, tmp_path: Pat
     assert total == len(test) and exact >= 0.99 * total
     wider = pad_sessions([[1, 2, 3, 0, 0, 0, 0], [4]])  # extra padding changes nothing
     assert (program(wider.numpy())[1] == program(pad_sessions([[1, 2, 3], [4]]).numpy())[1]).all()
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_a_session_longer_than_the_positional_table_is_read_from_its_latest_clicks(trained, tmp_path: Path,
+                                                                                  fmt: str) -> None:
+    needs(fmt)
+    run = load_run(trained("tagnnpp"), device="cpu", backend="torch")
+    table = longest_prefix(run.model)
+    assert table is not None
+    clicks = [1 + (i * 7) % run.dataset.num_items for i in range(table + 88)]
+    program = load_program(export_run(run, fmt, tmp_path / f"p.{fmt}").path, fmt)
+    scores, ids = program(pad_sessions([clicks, [3, 1]]).numpy())
+    want_scores, want_ids = program(pad_sessions([clicks[-table:], [3, 1]]).numpy())
+    assert (ids == want_ids).all() and np.allclose(scores, want_scores, atol=1e-5)
+    recommender = Recommender.from_run(run)  # what `sbrzoo recommend` and `serve` answer for the same session
+    recommended = recommender.recommend([recommender.ids.to_raw(clicks)], k=20)[0]
+    assert recommended.items == recommender.ids.to_raw(ids[0].tolist())
 
 
 def test_export_checks_itself_and_any_backend_exports(trained, tmp_path: Path,

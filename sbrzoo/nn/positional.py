@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.nn.state import SessionState, Widths
 
-__all__ = ["PositionalEmbedding"]
+__all__ = ["PositionalEmbedding", "longest_prefix"]
 
 
 class PositionalEmbedding(nn.Module):
@@ -45,3 +45,12 @@ class PositionalEmbedding(nn.Module):
                 f"has; cut the sessions to at most {self.table.num_embeddings} clicks"
             )
         return seq + self.table(torch.arange(length, device=seq.device))
+
+
+def longest_prefix(model: nn.Module) -> int | None:
+    """The most clicks ``model`` reads: its smallest positional table (None: no table, no limit).
+
+    Longer sessions are read from their latest clicks (``sbrzoo recommend``, ``serve``, exported programs).
+    """
+    tables = [m.table.num_embeddings for m in model.modules() if isinstance(m, PositionalEmbedding)]
+    return min(tables) if tables else None
