@@ -36,6 +36,7 @@ __all__ = ["Recommendation", "ItemIds", "Recommender", "load_recommender", "data
 
 DEFAULT_BATCH_SIZE = 256
 _CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+_MOST_DIGITS = 20  # an int64 has at most 19 digits and a sign
 
 
 def is_item_id(value: Any) -> bool:  # noqa: ANN401 - anything a caller or a JSON line gives
@@ -107,7 +108,9 @@ class ItemIds:
             raise DataError(f"item {item!r} is not an item id (expected an integer or a string)")
         if self.integer:
             if isinstance(item, str):
-                return int(item) if _CANONICAL_INT.fullmatch(item.strip()) else None
+                text = item.strip()
+                # past int()'s digit limit (4,300) no id fits the catalogue's int64 map either
+                return int(text) if _CANONICAL_INT.fullmatch(text) and len(text) <= _MOST_DIGITS else None
             return int(item)
         return str(item)
 
@@ -287,6 +290,8 @@ def parse_session_line(text: str) -> tuple[list[Any], Any]:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"not JSON ({error.msg} at column {error.colno})") from None
+    except ValueError:  # an integer literal past Python's digit limit
+        raise ValueError("not JSON (an integer too long to read)") from None
     session_id = None
     if isinstance(value, dict):
         unknown = sorted(set(value) - set(LINE_FIELDS))

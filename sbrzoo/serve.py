@@ -107,8 +107,9 @@ def parse_request(body: bytes, limits: Limits) -> _Job:
         raise BadRequest('the body is empty; send a JSON object such as {"session": [1, 2], "k": 20}')
     try:
         request = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, or an integer past Python's digit limit
+        reason = (error.msg if isinstance(error, json.JSONDecodeError)
+                  else "not UTF-8" if isinstance(error, UnicodeDecodeError) else "an integer too long to read")
         raise BadRequest(f"the body is not JSON ({reason})") from None
     if not isinstance(request, dict):
         raise BadRequest('the body must be a JSON object such as {"session": [1, 2], "k": 20}')
@@ -187,9 +188,12 @@ class _Batcher:
         try:
             results = self.recommender.recommend([s for j in jobs for s in j.sessions], k=max(j.k for j in jobs),
                                                  exclude_seen=exclude_seen)
-        except Exception as error:  # noqa: BLE001 - handed to the waiting requests
-            for job in jobs:
-                job.future.set_exception(error)
+        except Exception as error:  # noqa: BLE001 - handed to the waiting request
+            if len(jobs) > 1:  # one request must not fail the others batched with it: each again, alone
+                for job in jobs:
+                    self._score([job], exclude_seen)
+            else:
+                jobs[0].future.set_exception(error)
             return
         start = 0
         for job in jobs:

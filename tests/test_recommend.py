@@ -132,6 +132,8 @@ def test_item_ids_keys() -> None:
     assert texts.to_model(["a", 7, "b"]) == ([1, 2], 1)
     identity = ItemIds(5)
     assert identity.to_model([1, "5", 6, 0, "x"]) == ([1, 5], 3) and identity.to_raw([2]) == [2]
+    huge = "1" * 5000  # past Python's 4,300-digit limit of int(str): no catalogue id, so unknown
+    assert ints.to_model([huge, 60]) == ([2], 1) and identity.to_model([huge]) == ([], 1)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

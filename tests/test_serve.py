@@ -23,7 +23,7 @@ from helpers import run_main  # noqa: E402 - after the skips
 from trained_runs import mapped_dataset, train_run  # noqa: E402
 
 from sbrzoo.recommend import Recommender, load_recommender  # noqa: E402
-from sbrzoo.serve import Limits, RecommendServer  # noqa: E402
+from sbrzoo.serve import BadRequest, Limits, RecommendServer, parse_request  # noqa: E402
 
 TIMEOUT = 30
 LIMITS = Limits(max_body=4096, max_sessions=50, max_items=100, max_k=100, batch_window=0.05)
@@ -151,6 +151,43 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(server: Recom
     status, answer = raw_request(server, b"POST /recommend HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                                          b"\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(small), small))
     assert status == 200 and len(answer["results"][0]["items"]) == 2
+
+
+def test_an_integer_too_long_for_python_is_a_400() -> None:
+    with pytest.raises(BadRequest, match="the body is not JSON") as error:
+        parse_request(b'{"session": [' + b"1" * 5000 + b"]}", Limits())
+    assert error.value.status == 400 and "\n" not in str(error.value)
+
+
+def test_a_request_that_fails_scoring_fails_alone(recommender: Recommender, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = recommender.recommend
+    calls: list[int] = []
+
+    def poisoned(sessions: list, **kw: Any) -> list:  # noqa: ANN401 - fails on one item
+        calls.append(len(sessions))
+        if any("poison" in session for session in sessions):
+            raise RuntimeError("cannot score poison")
+        return original(sessions, **kw)
+
+    monkeypatch.setattr(recommender, "recommend", poisoned)
+    patient = RecommendServer(recommender, "127.0.0.1", 0, Limits(batch_window=0.5))
+    answers: dict[str, tuple[int, dict]] = {}
+    start = threading.Barrier(2)
+
+    def client(item: str) -> None:
+        start.wait(timeout=TIMEOUT)
+        answers[item] = call(patient, "POST", "/recommend", {"session": [item], "k": 3})
+
+    with patient.running(timeout=TIMEOUT):
+        threads = [threading.Thread(target=client, args=(item,)) for item in ("sku-0001", "poison")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=TIMEOUT)
+    assert calls[0] == 2  # scored together first
+    assert answers["poison"] == (500, {"error": "scoring failed: RuntimeError: cannot score poison"})
+    status, answer = answers["sku-0001"]
+    assert status == 200 and answer["results"][0]["items"] == original([["sku-0001"]], k=3)[0].items
 
 
 def test_wrong_paths_and_methods(server: RecommendServer) -> None:

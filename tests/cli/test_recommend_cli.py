@@ -96,7 +96,8 @@ def test_a_file_is_streamed_in_order(invoke: Callable[..., Result], run_dir: Pat
 
 def test_a_bad_line_stops_with_its_number_and_writes_nothing(invoke: Callable[..., Result], run_dir: Path,
                                                              tmp_path: Path) -> None:
-    bad = {4: '{"items": [1, 2.5]}', 6: "not json", 8: '{"session": [1]}', 9: '"a string"', 10: "[[1]]"}
+    bad = {4: '{"items": [1, 2.5]}', 6: "not json", 8: '{"session": [1]}', 9: '"a string"', 10: "[[1]]",
+           11: f"[{'1' * 5000}]"}  # an integer past Python's digit limit
     lines = [bad.get(n, json.dumps([raw(n)])) for n in range(1, 12)]
     source = write_lines(tmp_path / "in.jsonl", lines)
     target = tmp_path / "out.jsonl"
@@ -107,14 +108,14 @@ def test_a_bad_line_stops_with_its_number_and_writes_nothing(invoke: Callable[..
     assert list(tmp_path.iterdir()) == [source]  # no output, no temporary file, not the folder made for it
     skipped = invoke("recommend", run_dir, "--input", source, "--output", target, "--skip-bad", "--json")
     assert skipped.exit_code == 0, skipped.output
-    assert json.loads(skipped.stdout)["first_bad_lines"] == [4, 6, 8, 9, 10]
+    assert json.loads(skipped.stdout)["first_bad_lines"] == [4, 6, 8, 9, 10, 11]
     warnings = {int(line.split(", line ")[1].split(":")[0]): line for line in skipped.stderr.splitlines()
                 if line.startswith("warning: ")}
-    assert sorted(warnings) == [4, 6, 8, 9, 10]
+    assert sorted(warnings) == [4, 6, 8, 9, 10, 11]
     for number, reason in [(6, "not JSON"), (8, "unknown field 'session'"), (9, "found str"),
-                           (10, "[1] is not an item id")]:
+                           (10, "[1] is not an item id"), (11, "not JSON (an integer too long to read)")]:
         assert reason in warnings[number] and warnings[number].endswith("(skipped)")
-    assert [json.loads(line)["line"] for line in target.read_text().splitlines()] == [1, 2, 3, 5, 7, 11]
+    assert [json.loads(line)["line"] for line in target.read_text().splitlines()] == [1, 2, 3, 5, 7]
     done: list[int] = []  # the progress bar's steps add up to the file's lines, skipped and blank ones too
     write_lines(source, [*lines, "", "not json", ""])
     recommend_file(load_recommender(run_dir, batch_size=4), source, target, skip_bad=True, overwrite=True,
