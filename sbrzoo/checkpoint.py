@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pickle
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +21,18 @@ from sbrzoo.errors import DataError
 __all__ = ["load_checkpoint", "load_weights"]
 
 
-def load_checkpoint(path: Path, *, keys: Iterable[str] = (),
+def load_checkpoint(path: Path, *, keys: Mapping[str, type | tuple[type, ...]] | None = None,
                     map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The dict saved in ``path``, loaded as data.
 
     Args:
         path: A ``.pt`` file written by sbrzoo.
-        keys: Entries the dict must have.
+        keys: Entries the dict must have, each with the type(s) its value must be (``int`` excludes bools).
         map_location: Where the tensors go.
 
     Raises:
         DataError: naming ``path``, when it is missing, empty, truncated, not a torch checkpoint,
-            would run code when unpickled, or lacks one of ``keys``.
+            would run code when unpickled, or lacks one of ``keys`` or holds it with another type.
     """
     path = Path(path)
     try:
@@ -51,9 +51,15 @@ def load_checkpoint(path: Path, *, keys: Iterable[str] = (),
                         f"{_first_line(error)})") from None
     if not isinstance(state, dict):
         raise DataError(f"{path}: not an sbrzoo checkpoint (holds a {type(state).__name__}, not a dict)")
+    keys = keys or {}
     missing = [key for key in keys if key not in state]
     if missing:
         raise DataError(f"{path}: not an sbrzoo checkpoint of this kind (no {', '.join(missing)})")
+    for key, kinds in keys.items():
+        value = state[key]
+        allowed = kinds if isinstance(kinds, tuple) else (kinds,)
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            raise DataError(f"{path}: damaged: its {key} is {type(value).__name__} {value!r:.40}")
     return state
 
 

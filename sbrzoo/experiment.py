@@ -119,13 +119,13 @@ def load_run(run_dir: Path, *, device: str | None = None, backend: str | None = 
         overrides["data_dir"] = str(Path(data_dir).resolve())
     config = dataclasses.replace(config, **overrides)
     path = run_dir / "best.pt"
-    best = load_checkpoint(path, keys=("state_dict", "epoch", "num_items"), map_location=config.device)
+    best = load_checkpoint(path, keys={"state_dict": dict, "epoch": int, "num_items": int}, map_location=config.device)
     dataset = load_run_dataset(config)
     check_same_data(run_dir, data_fingerprint(dataset))
     model = create_model(config.model, dataset.num_items, config.settings).to(config.device)
     model.fit_statistics(dataset.train)  # a counting model's statistics set the shapes of its buffers
     load_weights(model, best["state_dict"], path)
-    return LoadedRun(run_dir, config, dataset, model.eval(), int(best["epoch"]))
+    return LoadedRun(run_dir, config, dataset, model.eval(), best["epoch"])
 
 
 def baseline_metrics(config: RunConfig, dataset: SessionDataset) -> dict[str, float]:

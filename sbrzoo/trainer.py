@@ -44,7 +44,10 @@ log = logging.getLogger(__name__)
 
 _CHECK_EVERY = 20  # steps between checks that the training loss is still finite
 # ``last.pt``: tensors and plain containers only, so that it loads with ``weights_only=True``.
-_RESUME_KEYS = ("epoch", "model", "optimizer", "epochs", "best_epoch", "best_score", "stale", "torch_rng", "cuda_rng")
+_RESUME_KEYS: dict[str, type | tuple[type, ...]] = {
+    "epoch": int, "model": dict, "optimizer": dict, "epochs": list, "best_epoch": (int, type(None)),
+    "best_score": (float, int), "stale": int, "torch_rng": torch.Tensor, "cuda_rng": (list, type(None)),
+}
 
 
 @dataclass
@@ -335,7 +338,7 @@ class Trainer:
     def _finish(self, result: TrainResult) -> TrainResult:
         if result.best_epoch is not None:
             path = self.out_dir / "best.pt"
-            best = self._from_writer(lambda: load_checkpoint(path, keys=("state_dict",), map_location=self.device))
+            best = self._from_writer(lambda: load_checkpoint(path, keys={"state_dict": dict}, map_location=self.device))
             load_weights(self.model, best["state_dict"], path)
         report = self.evaluate(self.dataset.test, "test")
         result.test, result.test_report = {**report.metrics, "seconds": round(report.seconds, 3)}, report

@@ -92,6 +92,20 @@ def test_a_damaged_checkpoint_is_one_line_naming_it(
     assert str(run / name) in line and phrase in line
 
 
+@pytest.mark.parametrize("command", ["resume", "evaluate"])
+def test_a_checkpoint_entry_of_the_wrong_type_is_one_line_naming_it(
+        command: str, finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    run = copy_run(finished_run, tmp_path / "run")
+    name = "last.pt" if command == "resume" else "best.pt"
+    state = torch.load(run / name, weights_only=True)
+    torch.save({**state, "epoch": "abc"}, run / name)
+    args = ["train", "--resume", str(run)] if command == "resume" else ["evaluate", str(run)]
+    code, _, err = run_main(monkeypatch, capsys, *args)
+    assert code == 1
+    assert one_error_line(err).endswith(f"{run / name}: damaged: its epoch is str 'abc'")
+
+
 def test_weights_of_another_shape_are_one_line(finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture) -> None:
     run = copy_run(finished_run, tmp_path / "run")
