@@ -42,9 +42,10 @@ def paired_comparison(ranks_a: np.ndarray, ranks_b: np.ndarray, sessions: np.nda
     p_values = {}
     for name, a, b in ((f"HR@{k}", hits_a, hits_b), (f"MRR@{k}", reciprocal_a, reciprocal_b)):
         gap = a.astype(np.float64) - b  # (E,)
-        per_session = np.bincount(sessions, weights=gap) / np.maximum(sizes, 1)  # (S,) mean difference
-        differs = ~np.isclose(per_session[sizes > 0], 0.0, rtol=0.0, atol=1e-12)  # summing leaves rounding noise
-        p_values[name] = float(stats.wilcoxon(per_session[sizes > 0][differs]).pvalue) if differs.any() else 1.0
+        # (S,) mean differences, rounded: sums leave noise (~1e-17) that would part equal values and zeros
+        per_session = np.round(np.bincount(sessions, weights=gap) / np.maximum(sizes, 1), 12)[sizes > 0]
+        differs = per_session != 0
+        p_values[name] = float(stats.wilcoxon(per_session[differs]).pvalue) if differs.any() else 1.0
     difference = {
         f"HR@{k}": 100.0 * (hits_a.mean() - hits_b.mean()),
         f"MRR@{k}": 100.0 * (reciprocal_a.mean() - reciprocal_b.mean()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,28 @@ def test_sessions_equal_but_for_rounding_are_not_evidence() -> None:
     ranks_a, ranks_b = np.tile([3, 6], 10), np.tile([2, 100], 10)
     _, p_value = paired_comparison(ranks_a, ranks_b, np.repeat(np.arange(10), 2))
     assert p_value["MRR@20"] == 1.0
+
+
+def test_session_differences_equal_but_for_rounding_tie_in_the_signed_ranks() -> None:
+    """Mean differences of 1/3 reached by different sums ((1 + 1/3) - (1/2 + 1/6) over 2 clicks,
+    (1 - 1/3) over 2, 1/3 - 0 over 1) are one value, so Wilcoxon must rank them as ties: the p-value
+    of the exact (rational) differences."""
+    from scipy import stats
+
+    kinds = [([1, 3], [2, 6], 3), ([1, 100], [3, 100], 3), ([3], [100], 3), ([2, 7], [1, 7], 1), ([5], [1], 2),
+             ([1, 4, 9], [2, 4, 9], 2)]
+    ranks_a, ranks_b, sessions, exact = [], [], [], []
+    for a, b, repeats in kinds:
+        for _ in range(repeats):
+            sessions += [len(exact)] * len(a)
+            ranks_a, ranks_b = ranks_a + a, ranks_b + b
+            exact.append(float(_mean_reciprocal(a) - _mean_reciprocal(b)))
+    _, p_value = paired_comparison(np.array(ranks_a), np.array(ranks_b), np.array(sessions))
+    assert p_value["MRR@20"] == pytest.approx(stats.wilcoxon(exact).pvalue, rel=1e-12)
+
+
+def _mean_reciprocal(ranks: list[int], k: int = 20) -> Fraction:
+    return sum((Fraction(1, r) for r in ranks if r <= k), Fraction(0)) / len(ranks)
 
 
 def test_identical_models_are_not_different() -> None:
