@@ -106,7 +106,48 @@ def _read_config_file(ctx: click.Context, _: click.Parameter, path: Path | None)
         from sbrzoo.errors import unknown_name
 
         raise click.BadParameter(f"{path}: {unknown_name('option', unknown[0], sorted(names))}")
-    ctx.default_map = {**(ctx.default_map or {}), **{name: values[key] for key, name in known.items() if name}}
+    params = {param.name: param for param in ctx.command.params}
+    checked = {name: _file_value(path, key, values[key], params[name], ctx) for key, name in known.items() if name}
+    ctx.default_map = {**(ctx.default_map or {}), **checked}
+
+
+def _file_value(path: Path, key: str, value: Any, param: click.Parameter, ctx: click.Context) -> Any:  # noqa: ANN401
+    """A ``--config`` file's value for ``param``, converted as the command line would be, but strictly:
+    true/false only for flags, never for other options; integers, not ``2.5``, where an integer is
+    expected; a list for repeatable options.
+
+    Raises:
+        click.BadParameter: naming the file, the key and the value.
+    """
+    import json
+
+    where = f"{path}: {key} = {json.dumps(value, default=str)[:40]}"
+    if getattr(param, "multiple", False):
+        if not isinstance(value, list):
+            raise click.BadParameter(f"{where}: expected a list such as [\"dim=8\"]")
+        return [_file_value(path, key, item, _single(param), ctx) for item in value]
+    if getattr(param, "is_flag", False):
+        if not isinstance(value, bool):
+            raise click.BadParameter(f"{where}: expected true or false")
+        return value
+    if isinstance(value, bool | list | dict) or (isinstance(param.type, click.types.IntParamType)
+                                                 and isinstance(value, float)):
+        kind = "an integer" if isinstance(param.type, click.types.IntParamType) else \
+            "a number" if isinstance(param.type, click.types.FloatParamType) else "a string"
+        raise click.BadParameter(f"{where}: expected {kind}")
+    try:
+        return param.type.convert(value, param, ctx)
+    except click.BadParameter as error:
+        raise click.BadParameter(f"{where}: {error.message}") from None
+
+
+def _single(param: click.Parameter) -> click.Parameter:
+    """``param`` as one value of a repeatable option (to check a list's items one by one)."""
+    import copy
+
+    single = copy.copy(param)
+    single.multiple = False
+    return single
 
 
 _CONFIG_FILE_OPTION = click.option(
@@ -186,6 +227,8 @@ def expand_models(patterns: str, option: str, fidelity: str | None = None) -> li
     with ``fidelity="reference"`` each one's released-code variant (``<model>_ref``), so that its runs,
     folders and table rows are named after the model that trained, never after the paper's."""
     names: list[str] = []
+    if not patterns.strip(" ,"):
+        raise click.BadParameter("name at least one model (see `sbrzoo models`)", param_hint=option)
     for pattern in (p.strip() for p in patterns.split(",") if p.strip()):
         matched = list_models(pattern)
         if not matched:
@@ -269,8 +312,9 @@ def model_variant(model: str, fidelity: str | None):  # noqa: ANN201 - ModelSpec
     return get_spec(f"{spec.name}_ref")
 
 
-def parse_set_options(spec: Any, items: Sequence[str]) -> dict[str, Any]:  # noqa: ANN401 - ModelSpec
-    """``("heads=4", "causal=false")`` -> ``{"heads": 4, "causal": False}``, typed like the defaults."""
+def parse_set_options(spec: Any, items: Sequence[str], option: str = "--set") -> dict[str, Any]:  # noqa: ANN401
+    """``("heads=4", "causal=false")`` -> ``{"heads": 4, "causal": False}``, typed like the defaults of
+    ``spec`` (a ModelSpec); errors name ``option``, where the items were given."""
     from sbrzoo.errors import ConfigError
     from sbrzoo.presets import TrainingSettings, parse_setting
 
@@ -280,14 +324,14 @@ def parse_set_options(spec: Any, items: Sequence[str]) -> dict[str, Any]:  # noq
         name, sep, text = item.partition("=")
         name = name.strip().replace("-", "_")
         if not sep or not name:
-            raise ConfigError(f"--set {item!r}: expected NAME=VALUE")
+            raise ConfigError(f"{option} {item!r}: expected NAME=VALUE")
         if name not in defaults:  # named in the error that resolve_settings gives
             parsed[name] = text
             continue
         try:
             parsed[name] = parse_setting(text, defaults[name])
         except ConfigError as error:
-            raise ConfigError(f"--set {item!r}: {error}") from None
+            raise ConfigError(f"{option} {item!r}: {error}") from None
     return parsed
 
 
@@ -356,7 +400,9 @@ def resume_config(run_dir: Path, options: dict[str, Any], given: set[str]):  # n
     changes = [f"{name} {saved[name]} -> {value}" for name, value in differing.items()]
     training = {name: value for name, value in differing.items() if name in TRAINING_FIELDS}
     run = {name: value for name, value in differing.items() if name not in TRAINING_FIELDS}
-    return dataclasses.replace(config, training=dataclasses.replace(config.training, **training), **run), changes
+    overridden = tuple(sorted({*config.overridden, *(f"training.{name}" for name in training)}))
+    return dataclasses.replace(config, training=dataclasses.replace(config.training, **training), overridden=overridden,
+                               **run), changes
 
 
 def _normalised(name: str, value: Any) -> Any:  # noqa: ANN401 - an option's value

@@ -77,8 +77,9 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
     from cli.options import check_out_folder
     from sbrzoo.config import RunConfig
     from sbrzoo.console import console, say
+    from sbrzoo.data.registry import get_dataset_info
     from sbrzoo.experiment import train_cell
-    from sbrzoo.matrix import run_folder, run_matrix, runs_on_disk, summarize_cell, unfinished_runs
+    from sbrzoo.matrix import plan_matrix, run_folder, runs_on_disk, summarize_cell, train_runs, unfinished_runs
     from sbrzoo.models import get_spec, list_models
     from sbrzoo.report import show_json, show_table
     from sbrzoo.reproduce import cells_not_run, compare_models, write_tables
@@ -87,17 +88,22 @@ def reproduce_command(*, models: str, datasets: list[str], seeds: list[int], dat
         raise click.BadParameter(f"name two models, got {compare}", param_hint="--compare")
     compare = [get_spec(name).name for name in compare]  # a misspelt name: did-you-mean, not no tests
     names = expand_models(models, "--models", options["fidelity"])
+    for dataset in datasets:  # a misspelt name: did-you-mean, before anything trains
+        get_dataset_info(dataset)
     check_out_folder(out)
     runs_dir = out / "reproduction"
     deadline = time.monotonic() + time_budget if time_budget else None
     # --report-only plans nothing: the table is what is on disk
     asked = [] if report_only else [(dataset, name) for dataset in datasets for name in names]
     rows, unfinished = [], []
+    plans = []  # every dataset's runs checked before any trains
     for dataset in dict.fromkeys(dataset for dataset, _ in asked):
         data_dir = data_root / dataset if data_root and dataset != "synthetic" else None
         fixed = {"dataset": dataset, "data_dir": data_dir, "seed": 0, "select_on": "valid", "track_test": True}
-        configs = {name: build_config(name, {**options, **fixed}) for name in names}
-        run_matrix(configs, seeds, runs_dir / dataset, train_cell, deadline=deadline, jobs=jobs)
+        plans.append(plan_matrix({name: build_config(name, {**options, **fixed}) for name in names}, seeds,
+                                 runs_dir / dataset))
+    for todo in plans:
+        train_runs(todo, train_cell, deadline=deadline, jobs=jobs)
     # The table holds every cell on disk, also those of earlier calls with other --models/--datasets.
     on_disk = runs_on_disk(runs_dir)
     planned = {dataset: dict.fromkeys(names, seeds) for dataset, _ in asked}

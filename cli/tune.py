@@ -39,7 +39,7 @@ def tune_command(*, model: str, grid: tuple[str, ...], trials: int | None, jobs:
         raise ConfigError("sbrzoo tune chooses on the validation split and never looks at the test split while "
                           "it does: keep --select-on valid, a --valid-split other than none and --no-track-test")
     spec = model_variant(model, options["fidelity"])
-    values = {name: [parse_set_options(spec, [f"{name}={text}"])[name] for text in texts]
+    values = {name: [parse_set_options(spec, [f"{name}={text}"], "--grid")[name] for text in texts]
               for name, texts in _parse_grid(grid).items()}
     repeated = [name for name, tried in values.items() if len(set(map(repr, tried))) < len(tried)]
     if repeated:

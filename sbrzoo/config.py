@@ -51,6 +51,10 @@ class RunConfig:
         deterministic: Ask torch for deterministic kernels (GPU; CPU runs repeat exactly anyway).
         engine: ``"eager"`` (default) or ``"static"``: static-shape batches built on the device, each
             shape's whole step captured as a CUDA graph on CUDA (:mod:`sbrzoo.engine.step`).
+        overridden: The settings given explicitly, as ``"settings.<name>"`` / ``"training.<name>"``; the
+            others are the preset's of the day the run was made (``()`` in configs saved before this was
+            recorded). Experiment matrices keep a finished run made before its preset changed only where
+            neither it nor the new call gave the setting (:func:`sbrzoo.matrix.run_matrix`).
     """
 
     model: str
@@ -71,6 +75,7 @@ class RunConfig:
     training: TrainingSettings
     deterministic: bool = False
     engine: str = "eager"
+    overridden: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         from sbrzoo.models import get_spec, list_models
@@ -100,8 +105,11 @@ class RunConfig:
         from sbrzoo.presets import resolve_settings
 
         settings, training = resolve_settings(get_spec(model), dataset, overrides)
+        given = sorted(f"{'settings' if name in settings else 'training'}.{name}"
+                       for name, value in (overrides or {}).items() if value is not None)
         defaults = {**RUN_DEFAULTS, "data_dir": None, "seed": 0, "device": "cpu", "backend": "torch"}
-        return cls(model=model, dataset=dataset, settings=settings, training=training, **{**defaults, **fields})
+        return cls(model=model, dataset=dataset, settings=settings, training=training, overridden=tuple(given),
+                   **{**defaults, **fields})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -125,7 +133,7 @@ class RunConfig:
                 data = _from_flat_hyperparameters(data)
             names = {f.name for f in dataclasses.fields(cls)}
             unknown = sorted(set(data) - names)
-            missing = sorted(name for name in names - set(data) if name not in ("deterministic", "engine"))
+            missing = sorted(name for name in names - set(data) if name not in _ADDED_FIELDS)
             if unknown or missing:
                 raise ConfigError("config does not match this version of sbrzoo: "
                                   + "; ".join([*(f"unknown key {k!r}" for k in unknown),
@@ -133,6 +141,9 @@ class RunConfig:
             for name, kinds in _FIELD_TYPES.items():
                 if name in data:
                     _check_type(name, data[name], kinds)
+            overridden = data.get("overridden", [])
+            if not isinstance(overridden, list) or not all(isinstance(key, str) for key in overridden):
+                raise ConfigError(f"overridden: expected a list of setting names, got {json.dumps(overridden)[:40]}")
             spec = get_spec(data["model"])
             settings = _checked_values("settings", data["settings"], spec.settings())
             training = _checked_values("training", _with_added_training_keys(data["training"]),
@@ -148,7 +159,7 @@ class RunConfig:
             raise ConfigError(f"select_metric: {data['select_metric']!r} is not one of {', '.join(REPORTED)}")
         training_settings = TrainingSettings(**training)
         validate_values(settings, training_settings)
-        return cls(**{**data, "settings": settings, "training": training_settings})
+        return cls(**{**data, "settings": settings, "training": training_settings, "overridden": tuple(overridden)})
 
     @classmethod
     def load(cls, path: Path) -> RunConfig:
@@ -167,6 +178,8 @@ class RunConfig:
             raise ConfigError(f"{path}: {error}") from None
 
 
+# Fields added after configs were saved without them (their defaults are what those runs had)
+_ADDED_FIELDS = ("deterministic", "engine", "overridden")
 # The JSON types of the fields of a config.json (None: null allowed)
 _FIELD_TYPES: dict[str, tuple[type | None, ...]] = {
     "model": (str,), "dataset": (str,), "data_dir": (str, None), "valid_split": (str,), "valid_fraction": (float,),

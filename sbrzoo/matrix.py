@@ -17,15 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from sbrzoo.config import PLACE_FIELDS, RunConfig
-from sbrzoo.errors import ConfigError
+from sbrzoo.errors import ConfigError, DataError
 from sbrzoo.metric_names import PAPER_METRICS
 from sbrzoo.models import get_spec
 from sbrzoo.results import RunRecord
 
-__all__ = ["Cell", "run_folder", "settings_differences", "check_same_settings", "run_matrix", "mean_and_std",
-           "summarize_cell", "unfinished_runs", "preset_deviations", "runs_on_disk", "PAPER_METRICS"]
+__all__ = ["Cell", "run_folder", "settings_differences", "check_same_settings", "plan_matrix", "train_runs",
+           "run_matrix", "mean_and_std", "summarize_cell", "unfinished_runs", "preset_deviations", "runs_on_disk",
+           "PAPER_METRICS"]
 
 log = logging.getLogger(__name__)
+# fields of a config that do not change what a run computes: where it runs, and which settings were asked for
+_NOT_SETTINGS = (*PLACE_FIELDS, "overridden")
 
 
 def run_folder(out_dir: Path, model: str, seed: int) -> Path:
@@ -41,7 +44,7 @@ def settings_differences(folder: Path, config: RunConfig) -> dict[str, tuple[Any
     there = _flatten(RunConfig.load(folder / "config.json").to_dict())  # defaults filled in
     now = _flatten(config.to_dict())
     return {key: (there.get(key), value) for key, value in now.items()
-            if key not in PLACE_FIELDS and there.get(key) != value}
+            if key not in _NOT_SETTINGS and there.get(key) != value}
 
 
 def check_same_settings(folder: Path, config: RunConfig) -> None:
@@ -73,6 +76,64 @@ def _flatten(config: dict[str, Any]) -> dict[str, Any]:
     return flat | {f"{group}.{k}": v for group in nested for k, v in config[group].items()}
 
 
+def plan_matrix(configs: Mapping[str, RunConfig], seeds: Sequence[int], out_dir: Path) -> list[tuple[RunConfig, Path]]:
+    """The (config, folder) runs of ``configs`` × ``seeds`` under ``out_dir`` still to train, every one
+    checked before any trains.
+
+    A run whose folder has test metrics is kept, unless it was trained on other data files than
+    ``configs`` name now. One made with other settings stops everything (see
+    :func:`check_same_settings`), unless it finished and differs only in settings that neither it
+    nor the new config gave explicitly (:attr:`RunConfig.overridden`), each at the preset's value
+    now: a preset that changed since the run, which the tables mark as the run's deviation from the
+    preset (:func:`preset_deviations`; a log line says so). A run with a checkpoint but no test
+    metrics is resumed from its last finished epoch.
+
+    Raises:
+        ConfigError: a run folder holds a run with other settings.
+        DataError: a finished run was trained on other data, or the data of a run to train is missing.
+        UnknownNameError: a config names an unknown dataset.
+    """
+    todo = []
+    for seed in seeds:
+        for model in configs:
+            folder = run_folder(out_dir, model, seed)
+            record = RunRecord.load(folder)
+            config = dataclasses.replace(configs[model], seed=seed)
+            if record is None or not record.finished:
+                check_same_settings(folder, config)
+                _data_files(config)  # found, before anything trains
+                todo.append((config, folder))
+                continue
+            _check_same_data_files(folder, record, config)
+            differing = settings_differences(folder, config)
+            given = set(config.overridden) | set(RunConfig.load(folder / "config.json").overridden)
+            if differing and set(differing) <= _asking_the_preset(config) - given:
+                log.info("%s seed %d already finished, kept: made before its preset changed (%s; the tables "
+                         "mark it)", model, seed, "; ".join(f"{k}: {a!r} there, {b!r} now"
+                                                           for k, (a, b) in differing.items()))
+                continue
+            check_same_settings(folder, config)
+            log.info("%s seed %d already finished, skipped", model, seed)
+    return todo
+
+
+def train_runs(todo: Sequence[tuple[RunConfig, Path]], train: Callable[[RunConfig, Path, bool, float | None], object],
+               *, deadline: float | None = None, jobs: int = 1) -> None:
+    """Train (or resume) every run of ``todo`` (from :func:`plan_matrix`); after ``deadline`` (a
+    :func:`time.monotonic` time, the same clock in every process) none is started or resumed.
+
+    Args:
+        train: ``train(config, folder, resume, deadline)`` trains one run; with ``jobs > 1`` it runs in
+            worker processes, so it must be a module-level function.
+        jobs: Runs trained at once, each in its own process (packing several runs on one GPU).
+    """
+    if jobs == 1:
+        for config, folder in todo:
+            _train_before(train, config, folder, deadline)
+    else:
+        _train_in_processes(train, todo, deadline, jobs)
+
+
 def run_matrix(
     configs: Mapping[str, RunConfig],
     seeds: Sequence[int],
@@ -82,51 +143,45 @@ def run_matrix(
     deadline: float | None = None,
     jobs: int = 1,
 ) -> dict[tuple[str, int], RunRecord | None]:
-    """Train every (name, seed) not yet finished in ``out_dir``, the run of ``configs[name]`` with that
-    seed in ``run_folder(out_dir, name, seed)``; return every run's finished record.
-
-    A run whose folder has test metrics is skipped. One made with other settings stops everything
-    before any training (see :func:`check_same_settings`), unless it finished and its config asks
-    for the preset's value of every setting it differs in: a preset that changed since the run, which
-    the tables mark as the run's deviation from the preset (:func:`preset_deviations`; a log line says
-    so). A run with a checkpoint but no test metrics is resumed from its last finished epoch.
-    After ``deadline`` (a :func:`time.monotonic` time, the same clock in every process) no run is
-    started or resumed; runs left unfinished map to None.
-
-    Args:
-        train: ``train(config, folder, resume, deadline)`` trains one run; with ``jobs > 1`` it runs in
-            worker processes, so it must be a module-level function.
-        jobs: Runs trained at once, each in its own process (packing several runs on one GPU).
-    """
-    todo = []
-    for seed in seeds:
-        for model in configs:
-            folder = run_folder(out_dir, model, seed)
-            record = RunRecord.load(folder)
-            config = dataclasses.replace(configs[model], seed=seed)
-            finished = record is not None and record.finished
-            differing = settings_differences(folder, config)
-            if finished and differing and set(differing) <= _asking_the_preset(config):
-                log.info("%s seed %d already finished, kept: made before its preset changed (%s; the tables "
-                         "mark it)", model, seed, "; ".join(f"{k}: {a!r} there, {b!r} now"
-                                                           for k, (a, b) in differing.items()))
-                continue
-            check_same_settings(folder, config)
-            if finished:
-                log.info("%s seed %d already finished, skipped", model, seed)
-            else:
-                todo.append((config, folder))
-    if jobs == 1:
-        for config, folder in todo:
-            _train_before(train, config, folder, deadline)
-    else:
-        _train_in_processes(train, todo, deadline, jobs)
+    """Train every (name, seed) not yet finished in ``out_dir`` (:func:`plan_matrix`, then
+    :func:`train_runs`), the run of ``configs[name]`` with that seed in ``run_folder(out_dir, name,
+    seed)``; return every run's finished record (None for runs left unfinished at ``deadline``)."""
+    train_runs(plan_matrix(configs, seeds, out_dir), train, deadline=deadline, jobs=jobs)
     results: dict[tuple[str, int], RunRecord | None] = {}
     for seed in seeds:
         for model in configs:
             record = RunRecord.load(run_folder(out_dir, model, seed))
             results[(model, seed)] = record if record is not None and record.finished else None
     return results
+
+
+def _data_files(config: RunConfig) -> tuple[Path, ...]:
+    """The data files ``config``'s run reads (none for generated data); raises as :func:`dataset_files`."""
+    from sbrzoo.data.registry import dataset_files
+
+    return dataset_files(config.dataset, data_dir=Path(config.data_dir) if config.data_dir else None)
+
+
+def _check_same_data_files(folder: Path, record: RunRecord, config: RunConfig) -> None:
+    """Refuse to keep the finished run in ``folder`` when the files ``config`` reads differ from those it
+    was trained on (by name, size and sha256); nothing to compare when they are absent here.
+
+    Raises:
+        DataError: naming the folder and every difference.
+    """
+    from sbrzoo.data.fingerprint import compare_fingerprints, file_fingerprint
+
+    saved = record.data.get("files") if record.data else None
+    if not saved:  # generated data, or a run from before fingerprints
+        return
+    try:
+        files = _data_files(config)
+    except DataError:
+        return
+    differences = compare_fingerprints({"files": saved}, {"files": [file_fingerprint(path) for path in files]})
+    if differences:
+        raise DataError(f"{folder} holds a run trained on other data: {'; '.join(differences)}; "
+                        "choose another --out or point --data-dir at the run's data")
 
 
 def _train_in_processes(train: Callable[[RunConfig, Path, bool, float | None], object],

@@ -20,6 +20,10 @@ def test_a_preset_run_takes_the_preset_then_the_overrides_then_the_fields() -> N
     assert (config.seed, config.valid_split, config.select_on) == (7, "none", "last")
     assert (config.device, config.backend, config.engine, config.eval_batch_size) == ("cpu", "torch", "eager", 500)
     assert RunConfig.with_preset("tagnnpp", "yoochoose1_64").settings["dim"] == 100
+    # what was asked for is recorded (unset options, None, are not): the rest is the preset's
+    asked = RunConfig.with_preset("tagnnpp", "diginetica", {"lr": 1e-4, "heads": 8, "epochs": None})
+    assert asked.overridden == ("settings.heads", "training.lr") and config.overridden == ("training.lr",)
+    assert asked.settings == RunConfig.with_preset("tagnnpp", "diginetica").settings
 
 
 def test_a_preset_run_refuses_what_the_model_does_not_have() -> None:
@@ -47,6 +51,7 @@ def test_a_config_of_another_version_is_refused_naming_its_file(tmp_path: Path) 
     ({"select_metric": "XYZ"}, "select_metric: 'XYZ' is not one of HR@20"),
     ({"model": 5}, "model: expected a string, got 5"),
     ({"model": "srgnnn"}, "model: unknown model 'srgnnn'; did you mean 'srgnn'?"),
+    ({"overridden": "lr"}, 'overridden: expected a list of setting names, got "lr"'),
 ])
 def test_a_hand_edited_config_is_refused_naming_the_key(tmp_path: Path, edit: dict, named: str) -> None:
     saved = RunConfig.with_preset("srgnn", "diginetica").to_dict()
@@ -60,10 +65,14 @@ def test_a_hand_edited_config_is_refused_naming_the_key(tmp_path: Path, edit: di
 
 
 def test_a_saved_config_loads_as_it_was_written(tmp_path: Path) -> None:
-    config = RunConfig.with_preset("tagnnpp", "diginetica", seed=3, valid_split="none", select_on="last")
+    config = RunConfig.with_preset("tagnnpp", "diginetica", {"lr": 1e-3}, seed=3, valid_split="none",
+                                   select_on="last")
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config.to_dict()))
     assert RunConfig.load(path) == config
+    older = {k: v for k, v in config.to_dict().items() if k != "overridden"}  # saved before it was recorded
+    path.write_text(json.dumps(older))
+    assert RunConfig.load(path).overridden == ()
 
 
 def test_a_config_saved_before_agc_exclude_items_loads_with_the_exemption_it_trained_with(tmp_path: Path) -> None:

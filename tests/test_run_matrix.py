@@ -15,9 +15,18 @@ from sbrzoo.matrix import check_same_settings, run_matrix
 from sbrzoo.run_record import write_json_atomic
 
 
-def _config() -> RunConfig:
-    return run_config("tagnnpp", "diginetica", data_dir="/data/diginetica", track_test=True, seed=1,
+def _config(data_dir: Path | str = "/data/diginetica") -> RunConfig:
+    return run_config("tagnnpp", "diginetica", data_dir=str(data_dir), track_test=True, seed=1,
                       backend="dgl", eval_batch_size=500)
+
+
+def _data_folder(root: Path, text: str = "") -> Path:
+    """A folder with the files of an SR-GNN dataset (``text`` in each: the matrix fingerprints, never reads them)."""
+    folder = root / "diginetica"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("all_train_seq.txt", "test.txt"):
+        (folder / name).write_text(text)
+    return folder
 
 
 def test_a_new_folder_or_another_machine_is_accepted(tmp_path: Path) -> None:
@@ -55,8 +64,9 @@ def _train_or_fail(config: RunConfig, folder: Path, resume: bool, deadline: floa
 def test_packed_runs_stop_starting_runs_after_a_failure(tmp_path: Path) -> None:
     seeds = list(range(1, 11))
     with pytest.raises(RuntimeError, match="run 1 failed"):
-        run_matrix({"tagnnpp": _config()}, seeds, tmp_path, _train_or_fail, jobs=2)
-    finished = sorted(tmp_path.glob("tagnnpp/seed-*/done"))
+        run_matrix({"tagnnpp": _config(_data_folder(tmp_path / "data"))}, seeds, tmp_path / "runs", _train_or_fail,
+                   jobs=2)
+    finished = sorted(tmp_path.glob("runs/tagnnpp/seed-*/done"))
     # the runs the pool had handed on before the failure finish (2 running, up to 3 in its call queue);
     # the other runs never start, where all 9 would run to the end without the cancel
     assert 1 <= len(finished) <= 5, len(finished)
@@ -88,11 +98,12 @@ def test_packed_runs_train_at_once(tmp_path: Path, jobs: int, together: bool,
     (there the first run, in this process, waits for the second in vain)."""
     monkeypatch.setattr(sys.modules[__name__], "_WAIT_FOR_THE_OTHER_SECONDS", 60.0 if together else 0.5)
     def train() -> None:
-        run_matrix({"tagnnpp": _config()}, [1, 2], tmp_path, _train_when_the_other_has_started, jobs=jobs)
+        run_matrix({"tagnnpp": _config(_data_folder(tmp_path / "data"))}, [1, 2], tmp_path / "runs",
+                   _train_when_the_other_has_started, jobs=jobs)
 
     if together:
         train()
-        assert len(list(tmp_path.glob("tagnnpp/seed-*/done"))) == 2
+        assert len(list(tmp_path.glob("runs/tagnnpp/seed-*/done"))) == 2
     else:
         with pytest.raises(TimeoutError, match="seed 1 ran alone"):
             train()
@@ -120,6 +131,36 @@ def test_a_finished_run_from_before_a_preset_change_is_kept_and_an_asked_change_
     asked = dataclasses.replace(_config(), training=dataclasses.replace(_config().training, lr=0.5))
     with pytest.raises(ConfigError, match="training.lr: 0.001 there, 0.5 now"):
         matrix(asked)
+    # the preset's value asked for explicitly, or the run's value given explicitly then: not a preset change
+    with pytest.raises(ConfigError, match="training.lr: 0.001 there, 0.0001 now"):
+        matrix(dataclasses.replace(_config(), overridden=("training.lr",)))
+    write_json_atomic(folder / "config.json", dataclasses.replace(_config(), training=old_preset,
+                                                                 overridden=("training.lr",)).to_dict())
+    with pytest.raises(ConfigError, match="training.lr: 0.001 there, 0.0001 now"):
+        matrix(_config())
     write_json_atomic(folder / "metrics.json", {"model": "tagnnpp", "dataset": "diginetica", "test": {}})
     with pytest.raises(ConfigError, match="training.lr"):
         matrix(_config())
+
+
+def test_a_finished_run_on_other_data_files_is_refused_before_any_training(tmp_path: Path) -> None:
+    from sbrzoo.data.fingerprint import file_fingerprint
+    from sbrzoo.errors import DataError
+
+    trained_on = _data_folder(tmp_path / "a", "the data it trained on")
+    folder = tmp_path / "runs" / "tagnnpp" / "seed-1"
+    folder.mkdir(parents=True)
+    write_json_atomic(folder / "config.json", _config(trained_on).to_dict())
+    files = [file_fingerprint(trained_on / name) for name in ("all_train_seq.txt", "test.txt")]
+    write_json_atomic(folder / "metrics.json", {"model": "tagnnpp", "dataset": "diginetica", "test": {"HR@20": 1.0},
+                                                "data": {"files": files}})
+
+    def matrix(data_dir: Path, seeds: list[int]) -> None:
+        run_matrix({"tagnnpp": _config(data_dir)}, seeds, tmp_path / "runs", lambda *_: pytest.fail("trained"))
+
+    matrix(_data_folder(tmp_path / "moved", "the data it trained on"), [1])  # the same files elsewhere: kept
+    with pytest.raises(DataError, match=r"seed-1 holds a run trained on other data: all_train_seq.txt: sha256 "
+                                        r"differs \(size 22 -> 16 bytes\); test.txt"):
+        matrix(_data_folder(tmp_path / "b", "other data files"), [1, 2])
+    with pytest.raises(DataError, match="folder not found"):  # seed 2 would train on data that is not there
+        matrix(tmp_path / "nowhere", [1, 2])

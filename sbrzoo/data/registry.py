@@ -23,14 +23,14 @@ import numpy as np
 
 from sbrzoo.data.dataset import SessionDataset
 from sbrzoo.data.examples import Examples
-from sbrzoo.data.sources import SESSIONS_FILE, TEST_FILE, TRAIN_FILE, Sessions, read_folder
+from sbrzoo.data.sources import SESSIONS_FILE, TEST_FILE, TRAIN_FILE, Sessions, folder_files, read_folder
 from sbrzoo.data.splits import check_split, validation_split
 from sbrzoo.data.synthetic import SyntheticConfig, generate
 from sbrzoo.errors import DataError, unknown_name
 from sbrzoo.paths import DATA_DIR_ENV, data_root
 
 __all__ = ["DatasetInfo", "list_datasets", "get_dataset_info", "load_dataset", "dataset_status",
-           "find_dataset_folder", "check_item_ids", "MAX_ID_SLACK", "MAX_ID_RATIO"]
+           "find_dataset_folder", "dataset_files", "check_item_ids", "MAX_ID_SLACK", "MAX_ID_RATIO"]
 
 logger = logging.getLogger(__name__)
 
@@ -194,14 +194,7 @@ def load_dataset(
             ids are not ``1..N`` (see :func:`check_item_ids`).
     """
     check_split(valid_split, valid_fraction)
-    folder: Path | None
-    if data_dir is not None:
-        folder = Path(data_dir)
-        name = name or folder.resolve().name
-    else:
-        info = get_dataset_info(name or "synthetic")
-        name = info.name
-        folder = None if info.generated else _registered_folder(info)
+    name, folder = _locate(name, data_dir)
     files: tuple[Path, ...] = ()
     train: Sessions | Examples
     if folder is None:
@@ -227,6 +220,27 @@ def load_dataset(
                  len(train_examples), len(valid) if valid is not None else 0, valid_split,
                  len(test), num_items)
     return SessionDataset(name, num_items, train_examples, valid, test, source, valid_split, files)
+
+
+def dataset_files(name: str | None = None, *, data_dir: Path | None = None) -> tuple[Path, ...]:
+    """The files :func:`load_dataset` reads for ``name`` and ``data_dir``, found without reading them:
+    the training file and ``test.txt`` (none for generated data).
+
+    Raises:
+        UnknownNameError: ``name`` is not registered (and no ``data_dir``).
+        DataError: the folder or its files are missing (the message says how to get them).
+    """
+    _, folder = _locate(name, data_dir)
+    return () if folder is None else folder_files(folder)
+
+
+def _locate(name: str | None, data_dir: Path | None) -> tuple[str, Path | None]:
+    """The dataset's name and folder (None: generated data), as :func:`load_dataset` reads them."""
+    if data_dir is not None:
+        folder = Path(data_dir)
+        return name or folder.resolve().name, folder
+    info = get_dataset_info(name or "synthetic")
+    return info.name, None if info.generated else _registered_folder(info)
 
 
 def check_item_ids(train: Sessions | Examples, test: Examples, train_file: Path | str = "train",

@@ -41,6 +41,7 @@ __all__ = [
     "read_sessions",
     "read_examples",
     "sessions_from_examples",
+    "folder_files",
     "read_folder",
 ]
 
@@ -216,11 +217,12 @@ def sessions_from_examples(examples: Examples) -> Sessions | None:
     return Sessions(items, firsts.offsets + np.arange(len(run_start) + 1))
 
 
-def read_folder(folder: Path) -> FolderData:
-    """Read an SR-GNN folder: ``test.txt`` and ``all_train_seq.txt`` (preferred) or ``train.txt``.
+def folder_files(folder: Path) -> tuple[Path, Path]:
+    """The files :func:`read_folder` reads in ``folder``, found without reading them: the training file
+    (``all_train_seq.txt``, else ``train.txt``) and ``test.txt``.
 
     Raises:
-        DataError: the folder or its files are missing, or a file is malformed.
+        DataError: the folder or its files are missing.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -231,9 +233,20 @@ def read_folder(folder: Path) -> FolderData:
         found = sorted(p.name for p in folder.iterdir()) or "nothing"
         raise DataError(f"{folder}: expected {TEST_FILE} and {SESSIONS_FILE} (or {TRAIN_FILE}), "
                         f"found {found}")
+    return (sessions_path if sessions_path.is_file() else train_path), test_path
+
+
+def read_folder(folder: Path) -> FolderData:
+    """Read an SR-GNN folder: ``test.txt`` and ``all_train_seq.txt`` (preferred) or ``train.txt``.
+
+    Raises:
+        DataError: the folder or its files are missing, or a file is malformed.
+    """
+    folder = Path(folder)
+    train_path, test_path = folder_files(folder)
     test = read_examples(test_path)
-    if sessions_path.is_file():
-        return FolderData(folder, read_sessions(sessions_path), test, sessions_path)
+    if train_path.name == SESSIONS_FILE:
+        return FolderData(folder, read_sessions(train_path), test, train_path)
     examples = read_examples(train_path)
     sessions = sessions_from_examples(examples)
     if sessions is None:

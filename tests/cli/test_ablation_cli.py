@@ -6,7 +6,9 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from helpers import run_main
 
 from cli.main import cli
 
@@ -37,3 +39,10 @@ def test_short_ablation_gives_a_complete_table_and_resumes(tmp_path: Path) -> No
     again = CliRunner().invoke(cli, [*ARGS, "--out", str(out)], catch_exceptions=False)
     assert again.exit_code == 0
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/seed-*/metrics.json")} == stamps  # nothing retrained
+
+
+def test_an_empty_row_list_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    code, out, err = run_main(monkeypatch, capsys, *ARGS, "--rows", ",", "--out", str(tmp_path / "out"))
+    assert code == 1 and out == "" and "name at least one model" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()

@@ -146,6 +146,8 @@ def test_a_released_code_run_is_its_own_row(tmp_path: Path) -> None:
     (["--seeds", "1,-1"], "seed -1 is not in the range 0 to 4294967295"),
     (["--compare", "tagnnpp,tagn"], "did you mean 'tagnn'?"),
     (["--out", "FILE/below"], "is a file, not a folder"),
+    (["--datasets", "synthetic,synthtic"], "did you mean 'synthetic'?"),
+    (["--models", ","], "name at least one model"),
 ])
 def test_bad_options_are_one_line_errors_before_any_run(
         args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -217,7 +217,12 @@ def test_a_config_file_sets_options_and_the_command_line_wins(tmp_path: Path) ->
 @pytest.mark.parametrize(("text", "message"), [
     ("epochz = 2\n", "unknown option 'epochz'; did you mean 'epochs'?"),
     ("epochs = \n", "at line 1"),
-    ('epochs = "many"\n', "'many' is not a valid integer"),
+    ('epochs = "many"\n', "run.toml: epochs = \"many\": 'many' is not a valid integer"),
+    ("epochs = 2.5\n", "run.toml: epochs = 2.5: expected an integer"),
+    ("batch-size = true\n", "run.toml: batch-size = true: expected an integer"),
+    ("lr = \"fast\"\n", "run.toml: lr = \"fast\": 'fast' is not a valid float"),
+    ('track-test = "yes"\n', 'run.toml: track-test = "yes": expected true or false'),
+    ('set = "dim=8"\n', 'run.toml: set = "dim=8": expected a list'),
 ])
 def test_a_bad_config_file_is_one_line_naming_it(tmp_path: Path, text: str, message: str) -> None:
     config = tmp_path / "run.toml"

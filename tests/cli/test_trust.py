@@ -247,6 +247,16 @@ def test_resume_refuses_options_that_differ_and_applies_more_epochs(
     assert len(json.loads((run / "metrics.json").read_text())["epochs"]) == 2
 
 
+def test_more_epochs_given_on_resume_are_recorded_as_asked_for(tmp_path: Path) -> None:
+    from cli.options import resume_config
+    from sbrzoo.config import RunConfig
+    from sbrzoo.run_record import write_json_atomic
+
+    write_json_atomic(tmp_path / "config.json", RunConfig.with_preset("srgnn", "synthetic").to_dict())
+    config, changes = resume_config(tmp_path, {"epochs": 40}, {"epochs"})
+    assert changes == ["epochs 30 -> 40"] and config.overridden == ("training.epochs",)
+
+
 def test_a_run_trained_on_a_device_this_machine_lacks(
         finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     run = copy_run(finished_run, tmp_path / "run")

@@ -62,7 +62,7 @@ def test_the_best_validation_trial_is_chosen_and_only_its_test_metrics_are_shown
     (["--grid", "colour=1,2"], "colour"),
     (["--grid", "lr=1e-3,0.001"], "two of its values are the same value"),
     (["--grid", "lr="], "expected NAME=V1,V2"),
-    (["--grid", "dim=8,nine"], "expected an integer, got 'nine'"),
+    (["--grid", "dim=8,nine"], "--grid 'dim=nine': expected an integer, got 'nine'"),
     (["--set", "dim=8"], "dim: given to --grid and as an option"),
     (["--dim", "8"], "dim: given to --grid and as an option"),
 ])
