@@ -1,6 +1,6 @@
 """Reading an SR-GNN pickle folder (``all_train_seq.txt`` / ``train.txt`` and ``test.txt``).
 
-Format (docs/MODELS.md §1.2, ``../shared/datasets/README.md``):
+Format (docs/MODELS.md §1.2, datasets/README.md "Prepared format"):
 
 * ``all_train_seq.txt``: pickled ``list[list[int]]``, the training sessions in time order.
 * ``train.txt`` / ``test.txt``: pickled ``(prefixes, targets)``: ``list[list[int]]``, ``list[int]``.
