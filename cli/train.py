@@ -127,6 +127,8 @@ def _train(*, context: Any, model: str, out: Path | None, overwrite: bool, resum
             result = distributed.run_training(context, config, out_dir, resume=resume_dir is not None,
                                               dataset=dataset, progress=progress_bar, tensorboard=tensorboard)
     except KeyboardInterrupt:
+        if not (out_dir / "last.pt").is_file():
+            raise Interrupted("Interrupted before the first epoch finished; start it again with --overwrite") from None
         raise Interrupted(f"Interrupted; continue with: sbrzoo train --resume {out_dir}") from None
     if not main:
         return

@@ -135,5 +135,5 @@ def baseline_metrics(config: RunConfig, dataset: SessionDataset) -> dict[str, fl
 
     model = create_model("pop", dataset.num_items, {})
     model.fit_statistics(dataset.train)
-    return evaluate(model, evaluation_loader(dataclasses.replace(config, model="pop"), dataset.test,
+    return evaluate(model, evaluation_loader(dataclasses.replace(config, model="pop", engine="eager"), dataset.test,
                                              dataset.num_items)).metrics

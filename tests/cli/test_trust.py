@@ -277,10 +277,23 @@ def test_ctrl_c_says_how_to_continue(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def interrupt(*_, **__) -> None:  # noqa: ANN002, ANN003
         raise KeyboardInterrupt
 
+    train_epoch = Trainer._train_epoch
     monkeypatch.setattr(Trainer, "_train_epoch", interrupt)
-    code, _, err = run_main(monkeypatch, capsys, "train", *QUICK, "--out", str(tmp_path / "run"))
+    code, _, err = run_main(monkeypatch, capsys, "train", *QUICK, "--out", str(tmp_path / "first"))
+    assert code == 130  # in the first epoch: nothing to resume from
+    assert one_error_line(err).endswith("Interrupted before the first epoch finished; start it again with --overwrite")
+    epochs: list[int] = []
+
+    def interrupt_the_second(self: Trainer, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        epochs.append(len(epochs) + 1)
+        if len(epochs) == 2:
+            raise KeyboardInterrupt
+        return train_epoch(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", interrupt_the_second)
+    code, _, err = run_main(monkeypatch, capsys, "train", *QUICK, "--epochs", "2", "--out", str(tmp_path / "run"))
     assert code == 130
-    assert f"Interrupted; continue with: sbrzoo train --resume {tmp_path / 'run'}" in one_error_line(err)
+    assert one_error_line(err).endswith(f"Interrupted; continue with: sbrzoo train --resume {tmp_path / 'run'}")
 
 
 def test_a_non_finite_loss_stops_at_once_and_keeps_the_last_good_checkpoint(

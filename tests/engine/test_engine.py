@@ -61,6 +61,13 @@ def test_the_engine_reports_the_first_non_finite_step() -> None:
     assert int(first_bad) == 2
 
 
+def test_the_static_engines_table_ends_with_the_popularity_baseline(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    code, out, err = run_main(monkeypatch, capsys, "train", "--model", "srgnn", "--dim", "8", "--epochs", "1",
+                              "--max-train-batches", "3", "--engine", "static", "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    assert "pop (baseline)" in out  # the baseline is counted, not trained: eagerly
+
+
 def test_train_with_the_static_engine_learns(tmp_path) -> None:  # noqa: ANN001
     common = ("--model", "srgnn", "--epochs", "2", "--seed", "3", "--backend", "torch")
     static = train_run(tmp_path, "static", *common, "--engine", "static")
