@@ -100,3 +100,7 @@ def _command_path(args: list[str]) -> str:
             break
         path.append(arg)
     return " ".join(path)
+
+
+if __name__ == "__main__":  # python -m cli.main, as the sbrzoo script
+    main()
