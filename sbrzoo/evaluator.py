@@ -106,9 +106,11 @@ def evaluate(
         A :class:`MetricReport`.
 
     Raises:
-        ValueError: A batch has no targets, the logits are not (B, N), or the loader is empty.
+        ValueError: A batch has no targets, the logits are not (B, N) (N: the model's ``num_items``, where
+            it has one; else the targets must lie in ``1..width``), or the loader is empty.
     """
     device = torch.device(device)
+    num_items = getattr(model, "num_items", None)
     modes = [(module, module.training) for module in model.modules()]
     accumulator = MetricAccumulator(ks)
     started = time.perf_counter()
@@ -120,7 +122,11 @@ def evaluate(
                     raise ValueError(f"batch {index} has no targets; evaluation needs them")
                 batch = batch.to(device, non_blocking=True)
                 assert batch.targets is not None  # checked above; to() moves them
-                accumulator.add_logits(model(batch), batch.targets)
+                logits = model(batch)
+                if num_items is not None and logits.shape[1:] != (num_items,):
+                    raise ValueError(f"batch {index}: the model scored {tuple(logits.shape)}, not (B, {num_items}) "
+                                     "for its catalogue of items 1..N")
+                accumulator.add_logits(logits, batch.targets)
                 if progress is not None:
                     progress(batch.batch_size)
         metrics = accumulator.result()  # the one host sync

@@ -140,6 +140,10 @@ def test_bad_loaders_are_errors() -> None:
         evaluate(FixedScores(), [])
     with pytest.raises(ValueError, match=r"1\.\.30"):
         evaluate(FixedScores(), make_loader([[1]], [31]))
+    one_column_too_many = FixedScores(-torch.arange(0, NUM_ITEMS + 1, dtype=torch.float32))  # a padding column
+    one_column_too_many.num_items = NUM_ITEMS
+    with pytest.raises(ValueError, match=r"batch 0: the model scored \(1, 31\), not \(B, 30\)"):
+        evaluate(one_column_too_many, make_loader([[1]], [2]))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
