@@ -70,6 +70,11 @@ def _asking_the_preset(config: RunConfig) -> set[str]:
     return {key for key, value in preset.items() if now.get(key) == value}
 
 
+def _given_either_time(folder: Path, config: RunConfig) -> set[str]:
+    """The settings given explicitly to the run saved in ``folder`` or to ``config``."""
+    return set(config.overridden) | set(RunConfig.load(folder / "config.json").overridden)
+
+
 def _flatten(config: dict[str, Any]) -> dict[str, Any]:
     nested = ("settings", "training")
     flat = {k: v for k, v in config.items() if k not in nested}
@@ -105,9 +110,8 @@ def plan_matrix(configs: Mapping[str, RunConfig], seeds: Sequence[int], out_dir:
                 todo.append((config, folder))
                 continue
             _check_same_data_files(folder, record, config)
-            differing = settings_differences(folder, config)
-            given = set(config.overridden) | set(RunConfig.load(folder / "config.json").overridden)
-            if differing and set(differing) <= _asking_the_preset(config) - given:
+            differing = settings_differences(folder, config)  # none without a config.json
+            if differing and set(differing) <= _asking_the_preset(config) - _given_either_time(folder, config):
                 log.info("%s seed %d already finished, kept: made before its preset changed (%s; the tables "
                          "mark it)", model, seed, "; ".join(f"{k}: {a!r} there, {b!r} now"
                                                            for k, (a, b) in differing.items()))
