@@ -262,23 +262,45 @@ def test_decays_are_exercised() -> None:
 
 
 # -- what forward adds: unscored items below the scored ones, by popularity -------------------------
+def assert_ranked_as_session_rec(model, logits: torch.Tensor) -> None:  # noqa: ANN001
+    """Positive scores kept and above every unscored item; unscored items (and zero scores: session-rec's
+    0) by popularity; negative scores below them all, in their order."""
+    pop = clicks()
+    for row, scored in enumerate(model_scores(model)):
+        positive = {i: v for i, v in scored.items() if v > 0}
+        negative = {i: v for i, v in scored.items() if v < 0}
+        unscored = [i for i in range(1, NUM_ITEMS + 1) if i not in positive and i not in negative]
+        for item, value in positive.items():
+            assert logits[row, item - 1].item() == np.float32(value)
+        fill = logits[row, [i - 1 for i in unscored]]
+        if positive and unscored:
+            assert fill.max() < min(positive.values())
+        if negative and unscored:
+            assert logits[row, [i - 1 for i in negative]].max() < fill.min()
+        for group, order in ((unscored, pop), (list(negative), negative)):
+            for a in group:
+                for b in group:
+                    if order[a] > order[b]:
+                        assert logits[row, a - 1] > logits[row, b - 1]
+
+
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "spop"])  # S-POP scores every item (above)
 def test_forward_ranks_unscored_items_by_popularity(name: str) -> None:
     model = fitted(build(name))
     logits = model(query_batch())
     assert logits.shape == (len(PREFIXES), NUM_ITEMS) and logits.dtype == torch.float32
-    pop = clicks()
-    for row, scored in enumerate(model_scores(model)):
-        unscored = [i for i in range(1, NUM_ITEMS + 1) if i not in scored]
-        for item, value in scored.items():
-            assert logits[row, item - 1].item() == np.float32(value)
-        if scored and unscored:
-            assert logits[row, [i - 1 for i in unscored]].max() < min(scored.values())
-        for a in unscored:
-            for b in unscored:
-                if pop[a] > pop[b]:
-                    assert logits[row, a - 1] > logits[row, b - 1]
+    assert_ranked_as_session_rec(model, logits)
     assert not model_scores(model)[PREFIXES.index([10])]  # an item unseen in training has no neighbours
+
+
+def test_negative_scores_rank_below_unscored_items_as_session_recs_zeros() -> None:
+    model = fitted(VSKNN(NUM_ITEMS, **asdict(VSKNNParams(k=14, sample_size=0, weighting="same",
+                                                         weighting_score="linear"))))
+    negative = [item for item, value in model_scores(model)[-1].items() if value < 0]
+    assert negative  # the last prefix's only neighbours share its first click, 12 steps back
+    logits = model(query_batch())
+    assert_ranked_as_session_rec(model, logits)
+    assert logits[-1, [i - 1 for i in negative]].max() < -1.0  # below the popularity fill of [-1, 0)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -236,13 +236,15 @@ class CountingModel(nn.Module):
     """Base of the baselines fitted by counting: ``fit_statistics(train)``, then ``forward(batch) -> (B, N)``.
 
     Subclasses implement :meth:`_fit` (store the fitted arrays as buffers) and :meth:`item_scores`
-    (the scored items of each prefix, sparse). Items a model gives no score (no neighbour, no rule)
-    rank below every scored item, by training popularity (:meth:`unscored`):
-    ``score = min(0, min(scored in the row)) - 1 + pop / (max pop + 1)``. Scores are computed in
+    (the scored items of each prefix, sparse). session-rec gives the items a model does not score (no
+    neighbour, no rule) 0; here they rank among themselves by training popularity (:meth:`unscored`:
+    ``pop / (max pop + 1) - 1``, in [-1, 0)), below every positive score. A score of 0 is such an
+    item's, and a negative score ``v`` (V-SKNN's and SR's ``linear`` decays turn negative past 10
+    steps) ranks below all of them, at ``v - 1``, as below session-rec's zeros. Scores are computed in
     float64 and returned in float32, as the neural models' logits are.
-    The SR-GNN evaluator ranks all items with optimistic ties, so leaving them at 0 would count a
-    target tied with thousands of unscored items as rank ``1 + #scored``; session-rec breaks those
-    ties at random (``+1e-8 * U(0, 1)``), popularity is the deterministic choice.
+    The SR-GNN evaluator ranks all items with optimistic ties, so leaving them all at 0 would count a
+    target tied with thousands of unscored items as rank ``1 + #scored``; popularity is the
+    deterministic tie-break.
 
     Fitted quantities are registered buffers (dense tensors: CSR is kept as pointer / index / value
     arrays), so ``state_dict()`` round-trips through ``torch.load(weights_only=True)``; their sizes
@@ -306,24 +308,20 @@ class CountingModel(nn.Module):
         distinct (row, item), grouped by row in row order."""
         raise NotImplementedError
 
-    def unscored(self, queries: Queries, rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(base, offset)``: the score of unscored item i in row b is ``base[i] + offset[b]``;
-        ``base`` (N + 1,) is popularity scaled into [0, 1), ``offset`` (B,) one below the row's
-        lowest scored value or 0, whichever is lower (so that the fill keeps float32 precision)."""
+    def unscored(self) -> tuple[np.ndarray, float]:
+        """``(base, offset)``: the score of an unscored item i is ``base[i] + offset``, ``base`` (N + 1,)
+        in [0, 1) (training popularity, scaled), ``offset`` below every positive score."""
         popularity = self._array("popularity")
-        base = self._cached("popularity_fill", lambda: popularity / (popularity.max() + 1.0))
-        lowest = np.zeros(queries.batch_size)
-        if len(rows):
-            starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
-            lowest[rows[starts]] = np.minimum.reduceat(values, starts)
-        return base, np.minimum(lowest, 0.0) - 1.0
+        return self._cached("popularity_fill", lambda: popularity / (popularity.max() + 1.0)), -1.0
 
     def forward(self, batch: SessionBatch) -> Tensor:
         if self.popularity.numel() == 0:
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit_statistics(train) first")
         queries = Queries.from_batch(batch, self.num_items)
         rows, items, values = self.item_scores(queries)
-        base, offset = self.unscored(queries, rows, values)
-        scores = np.add(base[None, 1:], offset[:, None], dtype=np.float32)  # (B, N), one pass
-        scores[rows, items - 1] = values
+        base, offset = self.unscored()
+        scores = np.repeat(np.add(base[None, 1:], offset, dtype=np.float32), queries.batch_size, axis=0)  # (B, N)
+        scored = values != 0  # a zero is an unscored item's score (session-rec's 0)
+        # negative scores below every unscored item, whose scores lie in [offset, offset + 1)
+        scores[rows[scored], items[scored] - 1] = np.where(values[scored] > 0, values[scored], values[scored] + offset)
         return torch.from_numpy(scores).to(batch.device)

@@ -35,8 +35,8 @@ class SessionPop(CountingModel):
     def item_scores(self, queries: Queries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return queries.rows, queries.items, queries.counts + self._base()[queries.items]
 
-    def unscored(self, queries: Queries, rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._base(), np.zeros(queries.batch_size)  # every item has its popularity term
+    def unscored(self) -> tuple[np.ndarray, float]:
+        return self._base(), 0.0  # every item has its popularity term
 
 
 class _LastClickTable(CountingModel):
