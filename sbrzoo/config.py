@@ -145,7 +145,8 @@ class RunConfig:
             if not isinstance(overridden, list) or not all(isinstance(key, str) for key in overridden):
                 raise ConfigError(f"overridden: expected a list of setting names, got {json.dumps(overridden)[:40]}")
             spec = get_spec(data["model"])
-            settings = _checked_values("settings", data["settings"], spec.settings())
+            settings = _checked_values("settings", _with_renamed_settings(data["dataset"], data["settings"]),
+                                       spec.settings())
             training = _checked_values("training", _with_added_training_keys(data["training"]),
                                        TrainingSettings().to_dict())
         except UnknownNameError as error:
@@ -232,6 +233,19 @@ _ADDED_TRAINING_KEYS = {"agc_exclude_items": True, "drop_last": False, "stop_rul
 def _with_added_training_keys(training: Any) -> Any:  # noqa: ANN401 - checked by _checked_values
     """A saved ``training`` object with the settings added since, at the value it was trained with."""
     return {**_ADDED_TRAINING_KEYS, **training} if isinstance(training, dict) else training
+
+
+def _with_renamed_settings(dataset: Any, settings: Any) -> Any:  # noqa: ANN401 - checked by _checked_values
+    """A saved ``settings`` object with the settings renamed since under today's names: STAN's and
+    V-STAN's ``train_span_days`` as ``sessions_per_day`` (:func:`sessions_per_day_of_span`)."""
+    if not isinstance(settings, dict) or "train_span_days" not in settings or not isinstance(dataset, str):
+        return settings
+    from sbrzoo.models.neighbourhood.presets import sessions_per_day_of_span
+
+    renamed = {k: v for k, v in settings.items() if k != "train_span_days"}
+    span = settings["train_span_days"]
+    return renamed | {"sessions_per_day": sessions_per_day_of_span(dataset, span) if isinstance(span, int | float)
+                      and not isinstance(span, bool) and span > 0 else span}
 
 
 _RENAMED = {"embedding_max_norm": "max_norm"}

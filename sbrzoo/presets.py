@@ -226,7 +226,7 @@ def parse_setting(text: str, default: Any) -> Any:  # noqa: ANN401 - a setting's
 # Settings (of any model) and training fields that must be at least 1, above 0, or at least 0
 _AT_LEAST_ONE = ("dim", "heads", "num_layers", "gnn_steps", "hidden_size", "memory_size", "ffn_mult", "k",
                  "batch_size", "patience")
-_POSITIVE = ("lr", "lr_gamma", "max_norm", "lambda_spw", "lambda_snh_days", "train_span_days", "lambda_inh",
+_POSITIVE = ("lr", "lr_gamma", "max_norm", "lambda_spw", "lambda_snh_days", "sessions_per_day", "lambda_inh",
              "lambda_ipw")  # the neighbourhood decays divide by their λ
 _NOT_NEGATIVE = ("epochs", "weight_decay", "lr_step", "sample_size", "agc_clipping", "agc_eps",  # epochs 0: pop
                  "idf_weighting", "lambda_idf")

@@ -112,7 +112,7 @@ def naive_knn(prefix: list[int], kind: str, p) -> dict[int, float]:  # noqa: ANN
             sim = sum(weights[i] for i in shared) / len(weights)
         else:
             norm = math.sqrt(sum(weights[i] ** 2 for i in sorted(current))) * math.sqrt(len(items))
-            lambda2 = p.lambda_snh_days / p.train_span_days * len(SESSIONS)
+            lambda2 = p.lambda_snh_days * p.sessions_per_day
             sim = sum(weights[i] for i in shared) / norm * math.exp(-(len(SESSIONS) - s) / lambda2)
         if sim > 0:
             neighbours.append((s, sim))
@@ -232,8 +232,8 @@ def test_vsknn_matches_naive(params: VSKNNParams) -> None:
 
 @pytest.mark.parametrize("params", [
     STANParams(),
-    STANParams(k=3, sample_size=5, lambda_spw=0.7, lambda_snh_days=1.0, train_span_days=2.0, lambda_inh=1.3),
-    STANParams(k=2, sample_size=0, lambda_spw=2.5, lambda_snh_days=80, train_span_days=145, lambda_inh=5, remind=False),
+    STANParams(k=3, sample_size=5, lambda_spw=0.7, lambda_snh_days=1.0, sessions_per_day=7.0, lambda_inh=1.3),
+    STANParams(k=2, sample_size=0, lambda_spw=2.5, lambda_snh_days=80, sessions_per_day=14 / 145, lambda_inh=5, remind=False),
 ])
 def test_stan_matches_naive(params: STANParams) -> None:
     got = model_scores(fitted(STAN(NUM_ITEMS, **asdict(params))))
@@ -242,9 +242,9 @@ def test_stan_matches_naive(params: STANParams) -> None:
 
 @pytest.mark.parametrize("params", [
     VSTANParams(),
-    VSTANParams(k=3, sample_size=5, lambda_spw=0.7, lambda_snh_days=1.0, train_span_days=2.0, lambda_inh=1.3,
+    VSTANParams(k=3, sample_size=5, lambda_spw=0.7, lambda_snh_days=1.0, sessions_per_day=7.0, lambda_inh=1.3,
                 lambda_ipw=0.8, lambda_idf=0.0),
-    VSTANParams(k=2, sample_size=0, lambda_spw=5, lambda_snh_days=80, train_span_days=145, lambda_inh=5,
+    VSTANParams(k=2, sample_size=0, lambda_spw=5, lambda_snh_days=80, sessions_per_day=14 / 145, lambda_inh=5,
                 lambda_ipw=5, lambda_idf=1, remind=False),
 ])
 def test_vstan_matches_naive(params: VSTANParams) -> None:

@@ -73,18 +73,17 @@ class STANParams:
     recency), λ3 ``lambda_inh`` (positions in the neighbour around the shared item).
 
     session-rec gives λ2 in days (``lambda_snh``). The SR-GNN pickles have no timestamps, so recency
-    is training-session order and λ2 is converted to sessions at the training data's mean rate,
-    ``λ2 = lambda_snh_days / train_span_days · S`` (S training sessions). The default span is
-    Diginetica's. S counts the sessions the model is fitted on: with a validation split holding out the
-    last 10% of them, the rate is ~10% low (measured on Diginetica: +0.06 HR@20 points with the span
-    corrected; docs/RESULTS.md, neighbourhood baselines).
+    is training-session order and λ2 is converted to sessions at the training log's mean rate,
+    ``λ2 = lambda_snh_days · sessions_per_day``: a fact of the dataset (all its training sessions over
+    the days they span), so a validation split, which fits the model on fewer sessions over fewer days,
+    leaves it unchanged. The default rate is Diginetica's.
     """
 
     k: int = 100
     sample_size: int = 5000
     lambda_spw: float = 1.02
     lambda_snh_days: float = 5.0
-    train_span_days: float = 145.0
+    sessions_per_day: float = 186_670 / 145.0
     lambda_inh: float = 2.05
     remind: bool = True
 
@@ -104,10 +103,21 @@ def _settings(params: Any) -> dict[str, Any]:  # noqa: ANN401 - one of the datac
     return asdict(params)
 
 
-# Training span in days, to turn STAN's λ2 from days into training sessions: Diginetica's views run
-# 2016-01-01 .. 2016-06-01 and SR-GNN tests on the last 7 days -> ~145 days; Yoochoose 1/64 is the most
-# recent 1/64 of ~182 days of training examples -> ~182 / 64 = 2.84 days (uniform-rate approximation).
-_DIGI_DAYS, _YOO_DAYS = 145.0, 182.0 / 64
+# Training sessions and the days they span, to turn STAN's λ2 from days into training sessions: Diginetica's
+# views run 2016-01-01 .. 2016-06-01 and SR-GNN tests on the last 7 days -> 186,670 sessions over ~145 days;
+# Yoochoose 1/64 is the most recent 1/64 of ~182 days of training sessions -> 116,167 sessions over
+# ~182 / 64 = 2.84 days (uniform-rate approximation).
+TRAINING_SESSIONS = {"diginetica": 186_670, "yoochoose1_64": 116_167}
+_DIGI_RATE = TRAINING_SESSIONS["diginetica"] / 145.0
+_YOO_RATE = TRAINING_SESSIONS["yoochoose1_64"] / (182.0 / 64)
+
+
+def sessions_per_day_of_span(dataset: str, train_span_days: float) -> float:
+    """The ``sessions_per_day`` of a config saved with the earlier ``train_span_days`` setting (before
+    2026-12-02), which divided the sessions fitted by the span: the dataset's training sessions over the
+    span (Diginetica's for an unregistered dataset). A run fitted without a validation split keeps its λ2;
+    one fitted with it gets the corrected rate (~10% higher)."""
+    return TRAINING_SESSIONS.get(dataset, TRAINING_SESSIONS["diginetica"]) / train_span_days
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "spop": {},
@@ -115,8 +125,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "sr": _settings(SequentialRulesParams()),
     "sknn": _settings(SKNNParams()),
     "vsknn": _settings(VSKNNParams()),
-    "stan": _settings(STANParams(train_span_days=_DIGI_DAYS)),
-    "vstan": _settings(VSTANParams(train_span_days=_DIGI_DAYS)),
+    "stan": _settings(STANParams(sessions_per_day=_DIGI_RATE)),
+    "vstan": _settings(VSTANParams(sessions_per_day=_DIGI_RATE)),
 }
 
 _DIGI = "session-rec conf/save/diginetica/single split/"
@@ -139,7 +149,7 @@ SOURCES: dict[tuple[str, str], str] = {
     ("stan", "yoochoose1_64"): _YOO + "single_rsc15_64_stan.yml (stan-hr)",
     ("vstan", "diginetica"): _DIGI + "single_digi_vstan.yml (vstan-hr)",
     ("vstan", "yoochoose1_64"): f"{_REPO}: algorithms/knn/vstan.py defaults (no published rsc15_64 setting; "
-                                "the training span converted as for STAN)",
+                                "the days converted as for STAN)",
 }
 
 DATASET_SETTINGS: dict[tuple[str, str], dict[str, Any]] = {
@@ -153,15 +163,15 @@ DATASET_SETTINGS: dict[tuple[str, str], dict[str, Any]] = {
                                                       weighting_score="quadratic", idf_weighting=2.0)),
     # stan-mrr: k=500, sample_size=5000, lambda_spw=1.25, lambda_snh=80, lambda_inh=5
     ("stan", "diginetica"): _settings(STANParams(k=500, sample_size=2500, lambda_spw=2.5, lambda_snh_days=80.0,
-                                                 train_span_days=_DIGI_DAYS, lambda_inh=5.0)),
+                                                 sessions_per_day=_DIGI_RATE, lambda_inh=5.0)),
     # stan-mrr: k=1500, sample_size=10000, lambda_spw=1e-5, lambda_snh=2.5, lambda_inh=4
     ("stan", "yoochoose1_64"): _settings(STANParams(k=500, sample_size=5000, lambda_spw=1.0, lambda_snh_days=10.0,
-                                                    train_span_days=_YOO_DAYS, lambda_inh=1.0)),
+                                                    sessions_per_day=_YOO_RATE, lambda_inh=1.0)),
     # vstan-mrr: k=1500, sample_size=5000, lambda_spw=1.25, lambda_snh=100, lambda_inh=10, lambda_ipw=10, lambda_idf=10
     ("vstan", "diginetica"): _settings(VSTANParams(k=1500, sample_size=10000, lambda_spw=5.0, lambda_snh_days=80.0,
-                                                   train_span_days=_DIGI_DAYS, lambda_inh=5.0, lambda_ipw=5.0,
+                                                   sessions_per_day=_DIGI_RATE, lambda_inh=5.0, lambda_ipw=5.0,
                                                    lambda_idf=1.0)),
-    ("vstan", "yoochoose1_64"): _settings(VSTANParams(train_span_days=_YOO_DAYS)),
+    ("vstan", "yoochoose1_64"): _settings(VSTANParams(sessions_per_day=_YOO_RATE)),
 }
 
 

@@ -269,7 +269,7 @@ class STAN(SessionKNN):
 
     where :math:`p_s(i)` is the position of i's last click in neighbour s and :math:`S - s` its age
     in training sessions (session ``s`` of S; the test prefixes come after all of them), with
-    λ2 = ``lambda_snh_days / train_span_days · S``; session-rec
+    λ2 = ``lambda_snh_days · sessions_per_day`` sessions; session-rec
     ``algorithms/knn/stan.py``.
 
     Settings: :class:`~sbrzoo.models.neighbourhood.presets.STANParams`. Shapes: forward (B prefixes) -> (B, N)
@@ -286,7 +286,7 @@ class STAN(SessionKNN):
     def lambda_recency(self) -> float:
         """λ2 in training sessions."""
         p = self.params
-        return p.lambda_snh_days / p.train_span_days * self.num_sessions
+        return p.lambda_snh_days * p.sessions_per_day
 
     def _query_weights(self, queries: Queries) -> np.ndarray:
         return np.exp((queries.last_pos - queries.lengths[queries.rows]) / self.params.lambda_spw)
