@@ -233,7 +233,8 @@ def test_vsknn_matches_naive(params: VSKNNParams) -> None:
 @pytest.mark.parametrize("params", [
     STANParams(),
     STANParams(k=3, sample_size=5, lambda_spw=0.7, lambda_snh_days=1.0, sessions_per_day=7.0, lambda_inh=1.3),
-    STANParams(k=2, sample_size=0, lambda_spw=2.5, lambda_snh_days=80, sessions_per_day=14 / 145, lambda_inh=5, remind=False),
+    STANParams(k=2, sample_size=0, lambda_spw=2.5, lambda_snh_days=80, sessions_per_day=14 / 145, lambda_inh=5,
+               remind=False),
 ])
 def test_stan_matches_naive(params: STANParams) -> None:
     got = model_scores(fitted(STAN(NUM_ITEMS, **asdict(params))))
