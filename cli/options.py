@@ -88,7 +88,8 @@ def _read_config_file(ctx: click.Context, _: click.Parameter, path: Path | None)
     long names without dashes (``epochs = 5``, ``valid-split = "none"``, ``set = ["heads=4"]``).
 
     Raises:
-        click.BadParameter: the file is not TOML, or names an option the command does not have.
+        click.BadParameter: the file is not TOML, names an option the command does not have, or gives one
+            a value of another type (:func:`_file_value`).
     """
     import tomllib
 
@@ -125,15 +126,19 @@ def _file_value(path: Path, key: str, value: Any, param: click.Parameter, ctx: c
     if getattr(param, "multiple", False):
         if not isinstance(value, list):
             raise click.BadParameter(f"{where}: expected a list such as [\"dim=8\"]")
+        other = next((item for item in value if not isinstance(item, str)), None)
+        if other is not None:
+            raise click.BadParameter(f"{path}: {key} = {json.dumps(other, default=str)[:40]}: expected a string")
         return [_file_value(path, key, item, _single(param), ctx) for item in value]
     if getattr(param, "is_flag", False):
         if not isinstance(value, bool):
             raise click.BadParameter(f"{where}: expected true or false")
         return value
-    if isinstance(value, bool | list | dict) or (isinstance(param.type, click.types.IntParamType)
-                                                 and isinstance(value, float)):
-        kind = "an integer" if isinstance(param.type, click.types.IntParamType) else \
-            "a number" if isinstance(param.type, click.types.FloatParamType) else "a string"
+    kind, accepted = (("an integer", (int, str)) if isinstance(param.type, click.types.IntParamType)
+                      else ("a number", (int, float, str)) if isinstance(param.type, click.types.FloatParamType)
+                      else ("a string", (str, int)) if type(param.type) is click.types.StringParamType
+                      else ("a string", (str,)))  # paths, choices
+    if isinstance(value, bool) or not isinstance(value, accepted):
         raise click.BadParameter(f"{where}: expected {kind}")
     try:
         return param.type.convert(value, param, ctx)

@@ -54,7 +54,7 @@ class RunConfig:
         overridden: The settings given explicitly, as ``"settings.<name>"`` / ``"training.<name>"``; the
             others are the preset's of the day the run was made (``()`` in configs saved before this was
             recorded). Experiment matrices keep a finished run made before its preset changed only where
-            neither it nor the new call gave the setting (:func:`sbrzoo.matrix.run_matrix`).
+            neither it nor the new call gave the setting (:func:`sbrzoo.matrix.plan_matrix`).
     """
 
     model: str
@@ -145,8 +145,7 @@ class RunConfig:
             if not isinstance(overridden, list) or not all(isinstance(key, str) for key in overridden):
                 raise ConfigError(f"overridden: expected a list of setting names, got {json.dumps(overridden)[:40]}")
             spec = get_spec(data["model"])
-            settings = _checked_values("settings", _with_renamed_settings(data["dataset"], data["settings"]),
-                                       spec.settings())
+            settings = _checked_values("settings", _with_renamed_settings(data), spec.settings())
             training = _checked_values("training", _with_added_training_keys(data["training"]),
                                        TrainingSettings().to_dict())
         except UnknownNameError as error:
@@ -235,17 +234,20 @@ def _with_added_training_keys(training: Any) -> Any:  # noqa: ANN401 - checked b
     return {**_ADDED_TRAINING_KEYS, **training} if isinstance(training, dict) else training
 
 
-def _with_renamed_settings(dataset: Any, settings: Any) -> Any:  # noqa: ANN401 - checked by _checked_values
-    """A saved ``settings`` object with the settings renamed since under today's names: STAN's and
-    V-STAN's ``train_span_days`` as ``sessions_per_day`` (:func:`sessions_per_day_of_span`)."""
-    if not isinstance(settings, dict) or "train_span_days" not in settings or not isinstance(dataset, str):
-        return settings
+def _with_renamed_settings(data: dict[str, Any]) -> Any:  # noqa: ANN401 - checked by _checked_values
+    """A saved config's ``settings`` with the settings renamed since under today's names: STAN's and
+    V-STAN's ``train_span_days`` as the ``sessions_per_day`` it was fitted with
+    (:func:`~sbrzoo.models.neighbourhood.presets.sessions_per_day_of_span`)."""
+    settings, span = data["settings"], None
+    if isinstance(settings, dict):
+        span = settings.get("train_span_days")
+    if not isinstance(span, int | float) or isinstance(span, bool) or span <= 0:
+        return settings  # nothing to rename, or a value that _checked_values refuses by name
     from sbrzoo.models.neighbourhood.presets import sessions_per_day_of_span
 
-    renamed = {k: v for k, v in settings.items() if k != "train_span_days"}
-    span = settings["train_span_days"]
-    return renamed | {"sessions_per_day": sessions_per_day_of_span(dataset, span) if isinstance(span, int | float)
-                      and not isinstance(span, bool) and span > 0 else span}
+    rate = sessions_per_day_of_span(str(data["dataset"]), span, str(data["valid_split"]),
+                                    float(data["valid_fraction"]))
+    return {k: v for k, v in settings.items() if k != "train_span_days"} | {"sessions_per_day": rate}
 
 
 _RENAMED = {"embedding_max_norm": "max_norm"}

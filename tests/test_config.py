@@ -88,14 +88,16 @@ def test_a_config_saved_before_agc_exclude_items_loads_with_the_exemption_it_tra
         RunConfig.load(path)
 
 
-def test_a_stan_config_saved_with_the_training_span_loads_with_the_datasets_rate(tmp_path: Path) -> None:
-    """``train_span_days`` (before 2026-12-02) divided the sessions fitted; ``sessions_per_day`` is the
-    dataset's: 186,670 Diginetica training sessions over its 145 days."""
-    config = RunConfig.with_preset("stan", "diginetica")
-    saved = config.to_dict()
-    saved["settings"] = {k: v for k, v in saved["settings"].items() if k != "sessions_per_day"} | {
-        "train_span_days": 100.0}
+def test_a_stan_config_saved_with_the_training_span_loads_with_the_rate_it_was_fitted_with(tmp_path: Path) -> None:
+    """``train_span_days`` (before 2026-12-02) divided the sessions fitted by the span: all 186,670
+    Diginetica training sessions without a validation split, 186,670 - 18,667 with the default one.
+    ``sessions_per_day`` is now the dataset's, so only the first matches today's preset."""
     path = tmp_path / "config.json"
-    path.write_text(json.dumps(saved))
-    assert RunConfig.load(path).settings == config.settings | {"sessions_per_day": 1866.7}
+    for split, rate in (("none", 186_670 / 145), ("last_sessions", (186_670 - 18_667) / 145)):
+        config = RunConfig.with_preset("stan", "diginetica", valid_split=split, select_on="last")
+        saved = config.to_dict()
+        saved["settings"] = {k: v for k, v in saved["settings"].items() if k != "sessions_per_day"} | {
+            "train_span_days": 145.0}
+        path.write_text(json.dumps(saved))
+        assert RunConfig.load(path).settings == config.settings | {"sessions_per_day": rate}
     assert config.settings["sessions_per_day"] == pytest.approx(186_670 / 145)

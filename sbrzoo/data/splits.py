@@ -23,7 +23,8 @@ from sbrzoo.data.examples import Examples
 from sbrzoo.data.sources import SESSIONS_FILE, Sessions
 from sbrzoo.errors import ConfigError, DataError, unknown_name
 
-__all__ = ["VALID_SPLITS", "check_split", "split_last_sessions", "split_random", "validation_split"]
+__all__ = ["VALID_SPLITS", "check_split", "held_out_sessions", "split_last_sessions", "split_random",
+           "validation_split"]
 
 
 
@@ -38,6 +39,12 @@ def check_split(method: str, fraction: float) -> None:
         raise unknown_name("validation split", method, VALID_SPLITS)
     if method != "none" and not 0.0 < fraction < 1.0:
         raise ConfigError(f"valid_fraction must be in (0, 1), got {fraction}")
+
+
+def held_out_sessions(num_sessions: int, fraction: float) -> int:
+    """How many of ``num_sessions`` (at least 2) sessions :func:`split_last_sessions` holds out:
+    ``int(num_sessions·fraction)``, at least one, leaving at least one."""
+    return min(max(int(num_sessions * fraction), 1), num_sessions - 1)
 
 
 def split_last_sessions(sessions: Sessions, fraction: float = 0.1) -> tuple[Examples, Examples]:
@@ -57,8 +64,7 @@ def split_last_sessions(sessions: Sessions, fraction: float = 0.1) -> tuple[Exam
     if num_sessions < 2:
         raise DataError(f"cannot hold out whole sessions from {num_sessions} training session(s); "
                         "use valid_split='random' or 'none' (--valid-split)")
-    num_valid = min(max(int(num_sessions * fraction), 1), num_sessions - 1)
-    cut = num_sessions - num_valid
+    cut = num_sessions - held_out_sessions(num_sessions, fraction)
     return sessions.slice(0, cut).augment(), sessions.slice(cut, num_sessions).augment()
 
 

@@ -223,6 +223,8 @@ def test_a_config_file_sets_options_and_the_command_line_wins(tmp_path: Path) ->
     ("lr = \"fast\"\n", "run.toml: lr = \"fast\": 'fast' is not a valid float"),
     ('track-test = "yes"\n', 'run.toml: track-test = "yes": expected true or false'),
     ('set = "dim=8"\n', 'run.toml: set = "dim=8": expected a list'),
+    ('set = ["dim=8", 3]\n', "run.toml: set = 3: expected a string"),
+    ("data-dir = 5\n", "run.toml: data-dir = 5: expected a string"),
 ])
 def test_a_bad_config_file_is_one_line_naming_it(tmp_path: Path, text: str, message: str) -> None:
     config = tmp_path / "run.toml"

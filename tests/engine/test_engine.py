@@ -61,11 +61,12 @@ def test_the_engine_reports_the_first_non_finite_step() -> None:
     assert int(first_bad) == 2
 
 
-def test_the_static_engines_table_ends_with_the_popularity_baseline(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+def test_the_static_engines_table_shows_the_run_and_the_popularity_baseline(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
     code, out, err = run_main(monkeypatch, capsys, "train", "--model", "srgnn", "--dim", "8", "--epochs", "1",
                               "--max-train-batches", "3", "--engine", "static", "--out", str(tmp_path / "r"))
     assert code == 0, err
-    assert "pop (baseline)" in out  # the baseline is counted, not trained: eagerly
+    rows = [line for line in out.splitlines() if line.startswith(("srgnn (epoch 1)", "pop (baseline)"))]
+    assert [row.split(" (")[0] for row in rows] == ["srgnn", "pop"]  # the baseline is counted eagerly
 
 
 def test_train_with_the_static_engine_learns(tmp_path) -> None:  # noqa: ANN001

@@ -294,6 +294,19 @@ def test_forward_ranks_unscored_items_by_popularity(name: str) -> None:
     assert not model_scores(model)[PREFIXES.index([10])]  # an item unseen in training has no neighbours
 
 
+def test_a_zero_score_is_unscored_and_a_tiny_negative_one_still_below(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = fitted(build("sknn"))
+    rows = np.zeros(4, dtype=np.int64)
+    monkeypatch.setattr(model, "item_scores", lambda queries: (rows, np.array([1, 2, 3, 4]),
+                                                               np.array([2.0, 0.0, -0.5, -1e-9])))
+    logits = model(query_batch())[0]
+    fill = logits[4:]  # items 5..11: unscored, in [-1, 0) by popularity
+    pop = clicks()
+    assert logits[0].item() == 2.0 and fill.max() < 0
+    assert logits[1].item() == pytest.approx(pop[2] / (max(pop.values()) + 1) - 1, abs=1e-6)  # as if unscored
+    assert logits[2] < logits[3] < fill.min() <= -1.0  # -1e-9 - 1 rounds to -1 in float32: kept below
+
+
 def test_negative_scores_rank_below_unscored_items_as_session_recs_zeros() -> None:
     model = fitted(VSKNN(NUM_ITEMS, **asdict(VSKNNParams(k=14, sample_size=0, weighting="same",
                                                          weighting_score="linear"))))

@@ -322,6 +322,7 @@ class CountingModel(nn.Module):
         base, offset = self.unscored()
         scores = np.repeat(np.add(base[None, 1:], offset, dtype=np.float32), queries.batch_size, axis=0)  # (B, N)
         scored = values != 0  # a zero is an unscored item's score (session-rec's 0)
-        # negative scores below every unscored item, whose scores lie in [offset, offset + 1)
-        scores[rows[scored], items[scored] - 1] = np.where(values[scored] > 0, values[scored], values[scored] + offset)
+        # negative scores below every unscored item, whose scores lie in [offset, offset + 1), also in float32
+        below = np.minimum(values[scored] + offset, np.nextafter(np.float32(offset), np.float32(-np.inf)))
+        scores[rows[scored], items[scored] - 1] = np.where(values[scored] > 0, values[scored], below)
         return torch.from_numpy(scores).to(batch.device)

@@ -112,12 +112,20 @@ _DIGI_RATE = TRAINING_SESSIONS["diginetica"] / 145.0
 _YOO_RATE = TRAINING_SESSIONS["yoochoose1_64"] / (182.0 / 64)
 
 
-def sessions_per_day_of_span(dataset: str, train_span_days: float) -> float:
-    """The ``sessions_per_day`` of a config saved with the earlier ``train_span_days`` setting (before
-    2026-12-02), which divided the sessions fitted by the span: the dataset's training sessions over the
-    span (Diginetica's for an unregistered dataset). A run fitted without a validation split keeps its λ2;
-    one fitted with it gets the corrected rate (~10% higher)."""
-    return TRAINING_SESSIONS.get(dataset, TRAINING_SESSIONS["diginetica"]) / train_span_days
+def sessions_per_day_of_span(dataset: str, train_span_days: float, valid_split: str, valid_fraction: float) -> float:
+    """The ``sessions_per_day`` that gives a run saved with the earlier ``train_span_days`` setting (before
+    2026-12-02) the λ2 it was fitted with: that setting divided the sessions fitted by the span, so the
+    dataset's training sessions (Diginetica's for an unregistered dataset) less those a ``last_sessions``
+    split holds out (for ``random``, the same share of them: an approximation), over the span. A run
+    fitted with a validation split so differs from today's preset, and the tables mark it."""
+    from sbrzoo.data.splits import held_out_sessions
+
+    sessions = TRAINING_SESSIONS.get(dataset, TRAINING_SESSIONS["diginetica"])
+    if valid_split == "last_sessions":
+        sessions -= held_out_sessions(sessions, valid_fraction)
+    elif valid_split == "random":
+        sessions = round(sessions * (1.0 - valid_fraction))
+    return sessions / train_span_days
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "spop": {},
