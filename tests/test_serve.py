@@ -170,7 +170,7 @@ def test_a_request_that_fails_scoring_fails_alone(recommender: Recommender, monk
         return original(sessions, **kw)
 
     monkeypatch.setattr(recommender, "recommend", poisoned)
-    patient = RecommendServer(recommender, "127.0.0.1", 0, Limits(batch_window=0.5))
+    patient = RecommendServer(recommender, "127.0.0.1", 0, Limits(batch_window=2.0))  # both requests in one batch
     answers: dict[str, tuple[int, dict]] = {}
     start = threading.Barrier(2)
 
