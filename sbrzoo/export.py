@@ -9,7 +9,7 @@ The exported program is ``scores, item_ids = program(items)``:
 * ``scores``: (B, k) float32, the model's scores of the ``k`` best items, best first.
 * ``item_ids``: (B, k) int64 sbrzoo ids ``1..N`` of those items.
 
-``B`` and ``L`` are free (a model with a positional table, TAGNN++, reads a longer session's latest
+``B >= 1`` and ``L`` are free (a model with a positional table, TAGNN++, reads a longer session's latest
 clicks, as ``sbrzoo recommend`` does); ``k`` is fixed when exporting. The program builds the session graph itself
 (the sorted unique items of every session, one edge per distinct transition, SR-GNN's degree weights:
 :mod:`sbrzoo.data.graphs`) with plain tensor operations, so it needs neither DGL nor sbrzoo.
