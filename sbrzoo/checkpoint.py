@@ -68,8 +68,8 @@ def load_weights(model: nn.Module, state_dict: Mapping[str, Any], path: Path) ->
     saved weights do not fit the model (other names or shapes)."""
     if not isinstance(state_dict, Mapping) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise DataError(f"{path}: the weights are not a mapping of names to tensors")
-    state_dict = _current_names(model, state_dict)
     expected = model.state_dict()
+    state_dict = _renamed_parameters(_current_names(model, state_dict), expected)
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
     wrong = [f"{name} {tuple(state_dict[name].shape)} vs {tuple(tensor.shape)}"
@@ -100,6 +100,28 @@ def _current_names(model: nn.Module, state_dict: Mapping[str, Any]) -> Mapping[s
     for name, tensor in state_dict.items():
         head, dot, rest = name.partition(".")
         renamed[f"{renames.get(head, head)}{dot}{rest}"] = tensor
+    return renamed
+
+
+# Parameters renamed since weights were saved under the old name (old prefix -> new prefix): the additive
+# attention of SR-GNN's readout, NARM's and CSRM's became one part, AdditiveAttention (2026-12-02)
+_RENAMED_PARAMETERS = (
+    ("readout.global_query.", "readout.attention.query."),  # NARM's A_1
+    ("readout.query.", "readout.attention.query."),
+    ("readout.key.", "readout.attention.key."),
+    ("readout.score.", "readout.attention.score."),
+)
+
+
+def _renamed_parameters(state_dict: Mapping[str, Any], expected: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``state_dict`` with each name the model does not have, but has under its new name
+    (:data:`_RENAMED_PARAMETERS`), renamed; the order, and so the optimizer state's, is kept."""
+    renamed = {}
+    for name, tensor in state_dict.items():
+        if name not in expected:
+            new = next((new + name[len(old):] for old, new in _RENAMED_PARAMETERS if name.startswith(old)), name)
+            name = new if new in expected else name
+        renamed[name] = tensor
     return renamed
 
 

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from sbrzoo.data.batch import SessionBatch
+from sbrzoo.nn.attention import AdditiveAttention
 from sbrzoo.nn.state import SessionState, Widths, last_click
 
 __all__ = ["TwinGRU", "CsrmReadout", "standardize"]
@@ -94,9 +95,7 @@ class CsrmReadout(nn.Module):
         hidden = widths.clicks // 2
         self.hidden = hidden
         self.neighbours = memory_neighbours if 0 < memory_neighbours < memory_size else 0
-        self.query = nn.Linear(hidden, hidden, bias=False)  # A_1, on the last local state
-        self.key = nn.Linear(hidden, hidden, bias=False)  # A_2, on every local state
-        self.score = nn.Linear(hidden, 1, bias=False)  # v
+        self.attention = AdditiveAttention(hidden)  # A_1 on the last local state, A_2 on every one, v
         self.gate_local = nn.Linear(hidden, 1, bias=False)  # w_l
         self.gate_memory = nn.Linear(hidden, 1, bias=False)  # w_o
         self.gate_global = nn.Linear(hidden, 1, bias=False)  # w_g
@@ -112,8 +111,7 @@ class CsrmReadout(nn.Module):
         global_states, local_states = clicks[..., : self.hidden], clicks[..., self.hidden:]
         global_ = last_click(global_states, batch.lengths)
         last_local = last_click(local_states, batch.lengths)
-        scores = self.score(torch.sigmoid(self.query(last_local).unsqueeze(1) + self.key(local_states))).squeeze(-1)
-        alpha = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)
+        alpha = torch.softmax(self.attention(last_local, local_states).masked_fill(~mask, float("-inf")), dim=1)
         local = (alpha.unsqueeze(-1) * local_states).sum(dim=1)
         read = self.read(local)
         if self.training:

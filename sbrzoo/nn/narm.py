@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from sbrzoo.data.batch import SessionBatch
+from sbrzoo.nn.attention import AdditiveAttention
 from sbrzoo.nn.state import SessionState, Widths, last_click
 
 __all__ = ["NarmReadout"]
@@ -40,9 +41,7 @@ class NarmReadout(nn.Module):
     def __init__(self, widths: Widths, *, context_dropout: float = 0.5) -> None:
         super().__init__()
         hidden, dim = widths.clicks, widths.dim
-        self.global_query = nn.Linear(hidden, hidden, bias=False)  # A_1
-        self.key = nn.Linear(hidden, hidden, bias=False)  # A_2
-        self.score = nn.Linear(hidden, 1, bias=False)  # v
+        self.attention = AdditiveAttention(hidden)  # A_1, A_2, v
         self.dropout = nn.Dropout(context_dropout)
         self.bilinear = nn.Linear(2 * hidden, dim, bias=False)  # B
 
@@ -50,6 +49,6 @@ class NarmReadout(nn.Module):
         clicks, mask = state.clicks, state.mask
         assert clicks is not None  # laid out by SessionModel.encode, before the sequence encoders
         last = last_click(clicks, batch.lengths)
-        alpha = self.score(torch.sigmoid(self.global_query(last)[:, None, :] + self.key(clicks))).squeeze(-1)
+        alpha = self.attention(last, clicks)
         local = ((alpha * mask).unsqueeze(-1) * clicks).sum(dim=1)
         return self.bilinear(self.dropout(torch.cat([last, local], dim=1)))

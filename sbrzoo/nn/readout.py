@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from sbrzoo.data.batch import SessionBatch
 from sbrzoo.graph import ops
+from sbrzoo.nn.attention import AdditiveAttention
 from sbrzoo.nn.state import SessionState, Widths, last_click
 
 __all__ = ["SoftAttentionReadout", "LessrReadout"]
@@ -42,9 +43,7 @@ class SoftAttentionReadout(nn.Module):
         dim = widths.clicks
         self.normalize = normalize
         self.hybrid = hybrid
-        self.query = nn.Linear(dim, dim)  # W_1
-        self.key = nn.Linear(dim, dim)  # W_2
-        self.score = nn.Linear(dim, 1, bias=False)  # w_3
+        self.attention = AdditiveAttention(dim, bias=True)  # W_1, b_1, W_2, b_2, w_3
         self.combine = nn.Linear(2 * dim, dim)  # W_3 (created in both modes, as in the reference)
 
     def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
@@ -52,13 +51,12 @@ class SoftAttentionReadout(nn.Module):
         assert seq_state is not None  # laid out by SessionModel.encode, before the sequence encoders
         padding_slots, padding_state = state.padding_slots, state.padding
         last = last_click(seq_state, batch.lengths)
-        query = self.query(last)
-        logits = self.score(torch.sigmoid(query[:, None, :] + self.key(seq_state))).squeeze(-1)
+        logits = self.attention(last, seq_state)
         if self.normalize:
             logits = logits.masked_fill(~mask, float("-inf"))
             if padding_slots is not None and padding_state is not None:
                 # P_b extra slots with the padding node's logit and zero value: they only enlarge the denominator
-                pad_logit = self.score(torch.sigmoid(query + self.key(padding_state))).squeeze(-1)
+                pad_logit = self.attention(last, padding_state.unsqueeze(1)).squeeze(1)
                 peak = torch.maximum(logits.amax(dim=1), torch.where(padding_slots > 0, pad_logit, -torch.inf))
                 weights = (logits - peak[:, None]).exp()
                 total = weights.sum(dim=1) + padding_slots * (pad_logit - peak).exp()

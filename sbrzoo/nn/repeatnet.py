@@ -13,29 +13,25 @@ import torch
 from torch import Tensor, nn
 
 from sbrzoo.data.batch import SessionBatch
+from sbrzoo.nn.attention import AdditiveAttention
 from sbrzoo.nn.state import SessionState, Widths, last_click
 
-__all__ = ["AdditiveAttention", "ExploreReadout", "RepeatExploreScorer"]
+__all__ = ["log_weights", "ExploreReadout", "RepeatExploreScorer"]
 
 
-class AdditiveAttention(nn.Module):
+def log_weights(attention: AdditiveAttention, clicks: Tensor, last: Tensor, mask: Tensor) -> Tensor:
     r"""Log-weights of the clicks for the query ``h_ℓ``: :math:`\log \mathrm{softmax}_\tau\,
-    v^\top \tanh(W h_\ell + U h_\tau)` over the real clicks (-inf past the prefix). No biases, as in
-    the paper's equations.
+    v^\top \tanh(W h_\ell + U h_\tau)` over the real clicks (-inf past the prefix).
 
     Shapes:
         clicks: (B, L, h); last: (B, h); mask: (B, L) -> (B, L)
     """
+    return torch.log_softmax(attention(last, clicks).masked_fill(~mask, float("-inf")), dim=1)
 
-    def __init__(self, hidden: int) -> None:
-        super().__init__()
-        self.query = nn.Linear(hidden, hidden, bias=False)  # W
-        self.key = nn.Linear(hidden, hidden, bias=False)  # U
-        self.score = nn.Linear(hidden, 1, bias=False)  # v
 
-    def forward(self, clicks: Tensor, last: Tensor, mask: Tensor) -> Tensor:
-        scores = self.score(torch.tanh(self.query(last).unsqueeze(1) + self.key(clicks))).squeeze(-1)
-        return torch.log_softmax(scores.masked_fill(~mask, float("-inf")), dim=1)
+def _tanh_attention(hidden: int) -> AdditiveAttention:
+    """RepeatNet's attention: tanh, no biases, as in the paper's equations."""
+    return AdditiveAttention(hidden, activation=torch.tanh)
 
 
 class ExploreReadout(nn.Module):
@@ -58,14 +54,14 @@ class ExploreReadout(nn.Module):
     def __init__(self, widths: Widths) -> None:
         super().__init__()
         hidden = widths.clicks
-        self.attention = AdditiveAttention(hidden)
+        self.attention = _tanh_attention(hidden)
         self.project = nn.Linear(2 * hidden, widths.dim, bias=False)  # W_c
 
     def forward(self, batch: SessionBatch, state: SessionState) -> Tensor:
         clicks = state.clicks
         assert clicks is not None  # laid out by SessionModel.encode, before the sequence encoders
         last = last_click(clicks, batch.lengths)
-        alpha = self.attention(clicks, last, state.mask).exp()
+        alpha = log_weights(self.attention, clicks, last, state.mask).exp()
         context = (alpha.unsqueeze(-1) * clicks).sum(dim=1)
         return self.project(torch.cat([context, last], dim=1))
 
@@ -102,9 +98,9 @@ class RepeatExploreScorer(nn.Module):
     def __init__(self, widths: Widths) -> None:
         super().__init__()
         hidden = widths.clicks
-        self.mode_attention = AdditiveAttention(hidden)
+        self.mode_attention = _tanh_attention(hidden)
         self.mode = nn.Linear(hidden, 2, bias=False)  # W_m: [repeat, explore]
-        self.repeat_attention = AdditiveAttention(hidden)
+        self.repeat_attention = _tanh_attention(hidden)
 
     def forward(self, session: Tensor, items: Tensor, state: SessionState) -> Tensor:
         clicks, mask, click_items = state.clicks, state.mask, state.click_items
@@ -114,10 +110,10 @@ class RepeatExploreScorer(nn.Module):
         batch_size, num_items = clicks.shape[0], items.shape[0]
         last = last_click(clicks, mask.sum(dim=1))
         # P(r), P(e)
-        mode_alpha = self.mode_attention(clicks, last, mask).exp()
+        mode_alpha = log_weights(self.mode_attention, clicks, last, mask).exp()
         log_mode = torch.log_softmax(self.mode((mode_alpha.unsqueeze(-1) * clicks).sum(dim=1)), dim=1)
         # repeat, per click: log P(x_tau | r) = logsumexp of the weights of the clicks on the same item
-        log_alpha = self.repeat_attention(clicks, last, mask)  # (B, L), -inf past the prefix
+        log_alpha = log_weights(self.repeat_attention, clicks, last, mask)  # (B, L), -inf past the prefix
         same_item = (click_items.unsqueeze(2) == click_items.unsqueeze(1)) & mask.unsqueeze(1)  # (B, L, L)
         # rows past the prefix get zeros, not all -inf (whose logsumexp has a nan gradient); never used
         padding = torch.zeros_like(log_alpha).masked_fill(mask, float("-inf")).unsqueeze(2)

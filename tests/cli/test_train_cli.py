@@ -165,6 +165,29 @@ def test_weights_saved_before_the_parts_registry_still_evaluate(tmp_path: Path, 
     assert resumed.exit_code == 0, resumed.stderr
 
 
+@pytest.mark.parametrize(("model", "query"), [("srgnn", "query"), ("narm", "global_query"), ("csrm", "query")])
+def test_weights_saved_before_the_shared_additive_attention_still_evaluate(tmp_path: Path, model: str,
+                                                                          query: str) -> None:
+    """Until 2026-12-02 the readouts of SR-GNN, NARM and CSRM held their attention's weights themselves
+    (``readout.query``, NARM's ``readout.global_query``, ``readout.key``, ``readout.score``): such a run
+    evaluates to its metrics and resumes (the parameters' order, hence the optimizer state, is the same)."""
+    metrics = train(tmp_path, "run", "--model", model, *QUICK)
+    old = {"readout.attention.query.": f"readout.{query}.", "readout.attention.key.": "readout.key.",
+           "readout.attention.score.": "readout.score."}
+    for file, key in (("best.pt", "state_dict"), ("last.pt", "model")):
+        checkpoint = torch.load(tmp_path / "run" / file, weights_only=True)
+        checkpoint[key] = {next((o + name[len(n):] for n, o in old.items() if name.startswith(n)), name): tensor
+                           for name, tensor in checkpoint[key].items()}
+        assert f"readout.{query}.weight" in checkpoint[key] and "readout.attention.key.weight" not in checkpoint[key]
+        torch.save(checkpoint, tmp_path / "run" / file)
+    result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "run"), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["metrics"]["HR@20"] == pytest.approx(metrics["test"]["HR@20"])
+    resumed = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path / "run"), "--epochs", "2"],
+                                 catch_exceptions=False)
+    assert resumed.exit_code == 0, resumed.stderr
+
+
 def test_models_says_which_engine_trains_each_model() -> None:
     listing = {m["name"]: m for m in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)}
     assert listing["tagnnpp"]["static_engine"] and not listing["lessr"]["static_engine"]

@@ -43,10 +43,11 @@ def z_score(x: Tensor) -> Tensor:
 
 def naive_local(model: nn.Module, prefix: list[int]) -> tuple[Tensor, Tensor]:
     """(c_g, c_l): NARM's global last state and local attention for one session."""
-    (encoder,), r = model.sequence_encoders, model.readout
+    (encoder,), attention = model.sequence_encoders, model.readout.attention
     x = model.embedding.weight[torch.tensor(prefix)]
     h_g, h_l = naive_gru(encoder.global_gru, x), naive_gru(encoder.local_gru, x)
-    scores = torch.stack([r.score.weight[0] @ torch.sigmoid(r.query.weight @ h_l[-1] + r.key.weight @ h) for h in h_l])
+    w_q, w_k, v = attention.query.weight, attention.key.weight, attention.score.weight[0]
+    scores = torch.stack([v @ torch.sigmoid(w_q @ h_l[-1] + w_k @ h) for h in h_l])
     alpha = torch.softmax(scores, dim=0)
     return h_g[-1], (alpha[:, None] * h_l).sum(dim=0)
 

@@ -39,7 +39,8 @@ def naive_scores(model: torch.nn.Module, prefix: list[int]) -> Tensor:
         h = (1 - z) * n + z * h
         states.append(h)
     c_global = states[-1]  # h_t
-    a1, a2, v = readout.global_query.weight, readout.key.weight, readout.score.weight[0]
+    attention = readout.attention
+    a1, a2, v = attention.query.weight, attention.key.weight, attention.score.weight[0]
     c_local = sum(v @ torch.sigmoid(a1 @ c_global + a2 @ h_j) * h_j for h_j in states)  # sum_j alpha_tj h_j
     c = torch.cat([c_global, c_local])
     bilinear = readout.bilinear.weight  # B, d x 2H

@@ -58,7 +58,9 @@ def test_readout_padding_emulation_equals_explicit_padding() -> None:
     for b, length in enumerate(batch.lengths.tolist()):
         states = torch.cat([seq_state[b, :length], pad_state[b].expand(split_len - length, 8)])
         last = seq_state[b, length - 1]
-        alpha = torch.softmax(readout.score(torch.sigmoid(readout.query(last) + readout.key(states))).squeeze(-1), 0)
+        attention = readout.attention
+        logits = attention.score(torch.sigmoid(attention.query(last) + attention.key(states))).squeeze(-1)
+        alpha = torch.softmax(logits, 0)
         global_ = (alpha[:length, None] * states[:length]).sum(0)
         explicit[b] = readout.combine(torch.cat([global_, last]))
     torch.testing.assert_close(emulated, explicit, atol=1e-6, rtol=1e-5)

@@ -14,6 +14,7 @@ from helpers import collate, naive_gru, settings_for, train_run
 from torch import Tensor, nn
 
 from sbrzoo.models import create_model, get_spec
+from sbrzoo.nn.repeatnet import log_weights
 
 NUM_ITEMS = 12
 PREFIXES = [[5, 3, 7, 3, 9], [2, 2, 6], [4], [1, 8, 1, 8, 1], [11, 12, 10, 12, 3, 3, 7, 1], [6, 9]]
@@ -81,7 +82,7 @@ def test_the_mixture_is_a_distribution_with_the_repeat_mass_on_the_sessions_item
         state = model.encode(batch)
         clicks, mask = state.clicks, state.mask
         last = clicks[torch.arange(len(PREFIXES)), batch.lengths - 1]
-        mode_alpha = model.scorer.mode_attention(clicks, last, mask).exp()
+        mode_alpha = log_weights(model.scorer.mode_attention, clicks, last, mask).exp()
         p_repeat = torch.softmax(model.scorer.mode((mode_alpha[..., None] * clicks).sum(1)), dim=1)[:, 0]
     torch.testing.assert_close(p.sum(dim=1), torch.ones(len(PREFIXES)))
     for row, prefix in enumerate(PREFIXES):
